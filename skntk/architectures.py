@@ -1,0 +1,254 @@
+"""Networks described once, as lists of layers that each own their kernel rule.
+
+A network is a list of layers (``Dense``, ``Conv``, ``Nonlinearity``, ``AvgPool``,
+``GlobalAvgPool``). Each layer updates a :class:`KernelState`: the NNGP covariance ``q`` and the
+NTK ``T`` of a batch of input pairs, following neural-tangents' ``stax`` conventions (NTK
+parameterization):
+
+* ``Dense``: ``q <- W^2 q + b^2``; ``T <- q + W^2 T``.
+* ``Conv`` (f x f, SAME, stride 1): ``q'[p, p'] = W^2 / f^2 sum_delta q[p+delta, p'+delta] + b^2``
+  (zero outside the image, still divided by ``f^2``); ``T' = q' + W^2 (same window mean of T)``.
+* ``Nonlinearity``: ``q <- E[act(u) act(v)]``, ``T <- T E[act'(u) act'(v)]`` with the per-pixel
+  pre-activation variances.
+* ``AvgPool`` (2x2, stride 2, VALID) and ``GlobalAvgPool``: averages of pixel pairs.
+
+States come in two kinds. A *self* state describes each input paired with itself, with all
+pixel pairs ``(p, p')`` of one image; its diagonal gives the per-pixel variances. A *cross* state
+describes pairs of different inputs ``(x_i, y_j)``; its activation layers read the variances
+recorded by the self pass. Fully connected states have no spatial axes.
+
+The sketch estimators walk the same layer lists, so the exact kernels and the feature maps are
+two readings of one description.
+"""
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from .activations import get_activation
+
+__all__ = [
+    "KernelState",
+    "Dense",
+    "Conv",
+    "Nonlinearity",
+    "AvgPool",
+    "GlobalAvgPool",
+    "fully_connected",
+    "gap_network",
+    "myrtle_network",
+    "MYRTLE_BLOCKS",
+]
+
+MYRTLE_BLOCKS = {5: (2, 1, 1), 7: (2, 2, 2), 10: (3, 3, 3)}
+
+
+@dataclass
+class KernelState:
+    """Kernel state of a batch of input pairs.
+
+    Attributes
+    ----------
+    nngp : ndarray
+        ``q``: shape ``batch + spatial + spatial`` (cross: batch ``(n1, n2)``; self: ``(n,)``).
+    ntk : ndarray or None
+        ``T``, same shape as ``nngp`` (``None`` when only the NNGP is wanted).
+    spatial : int
+        Number of spatial axes (0 for fully connected, 2 for images).
+    is_self : bool
+        Whether each entry pairs an input with itself.
+    variances : list
+        Self states: filled with each activation layer's per-pixel pre-activation variances.
+        Cross states: ``(var_x, var_y)`` pairs consumed in order by the activation layers.
+    """
+
+    nngp: np.ndarray
+    ntk: np.ndarray | None
+    spatial: int
+    is_self: bool
+    variances: list
+
+
+def _self_diagonal(state):
+    """Per-pixel variances ``q[p, p]`` of a self state: shape ``(n,) + spatial``."""
+    q = state.nngp
+    if state.spatial == 0:
+        return q
+    n, h, w = q.shape[:3]
+    return q.reshape(n, h * w, h * w)[:, np.arange(h * w), np.arange(h * w)].reshape(n, h, w)
+
+
+def _expand_variances(var_x, var_y, state):
+    """Broadcast per-input variances against the pair tensor of ``state``."""
+    if state.is_self:
+        if state.spatial == 0:
+            return var_x, var_x
+        return var_x[:, :, :, None, None], var_x[:, None, None, :, :]
+    if state.spatial == 0:
+        return var_x[:, None], var_y[None, :]
+    return var_x[:, None, :, :, None, None], var_y[None, :, None, None, :, :]
+
+
+class Dense:
+    """Fully connected layer: ``q <- W^2 q + b^2``, ``T <- q + W^2 T``.
+
+    Parameters
+    ----------
+    weight_std, bias_std : float
+        ``W`` and ``b``.
+    """
+
+    def __init__(self, weight_std=1.0, bias_std=0.0):
+        self.weight_std = float(weight_std)
+        self.bias_std = float(bias_std)
+
+    def kernel(self, state):
+        w2, b2 = self.weight_std**2, self.bias_std**2
+        nngp = state.nngp
+        nngp *= w2
+        nngp += b2
+        ntk = state.ntk
+        if ntk is not None:
+            ntk *= w2
+            ntk += nngp
+        return state
+
+    def __repr__(self):
+        return f"Dense(weight_std={self.weight_std}, bias_std={self.bias_std})"
+
+
+class Conv:
+    """Convolution ``f x f``, stride 1, SAME zero padding (odd ``f``), on pixel-pair tensors.
+
+    ``q'[p, p'] = W^2 / f^2 sum_delta q[p + delta, p' + delta] + b^2``;
+    ``T' = q' + W^2 / f^2 sum_delta T[p + delta, p' + delta]``.
+    """
+
+    def __init__(self, filter_size=3, weight_std=1.0, bias_std=0.0):
+        if filter_size < 1 or filter_size % 2 == 0:
+            raise ValueError(f"filter_size must be a positive odd integer, got {filter_size}")
+        self.filter_size = int(filter_size)
+        self.weight_std = float(weight_std)
+        self.bias_std = float(bias_std)
+
+    def window_mean(self, q, spatial_pairs=True):
+        """``(1/f^2) sum_delta q[..., p + delta, p' + delta]`` over the last four axes."""
+        f, r = self.filter_size, self.filter_size // 2
+        h, w = q.shape[-2:]
+        pad = [(0, 0)] * (q.ndim - 4) + [(r, r)] * 4
+        padded = np.pad(q, pad)
+        out = np.zeros_like(q)
+        for dh in range(f):
+            for dw in range(f):
+                out += padded[..., dh : dh + h, dw : dw + w, dh : dh + h, dw : dw + w]
+        out *= 1.0 / (f * f)
+        return out
+
+    def kernel(self, state):
+        w2, b2 = self.weight_std**2, self.bias_std**2
+        nngp = self.window_mean(state.nngp)
+        nngp *= w2
+        nngp += b2
+        ntk = None
+        if state.ntk is not None:
+            ntk = self.window_mean(state.ntk)
+            ntk *= w2
+            ntk += nngp
+        return replace(state, nngp=nngp, ntk=ntk)
+
+    def __repr__(self):
+        return (
+            f"Conv(filter_size={self.filter_size}, weight_std={self.weight_std}, "
+            f"bias_std={self.bias_std})"
+        )
+
+
+class Nonlinearity:
+    """Activation layer: ``q <- E[act(u) act(v)]``, ``T <- T E[act'(u) act'(v)]``."""
+
+    def __init__(self, activation):
+        self.activation = get_activation(activation)
+
+    def kernel(self, state):
+        if state.is_self:
+            var = _self_diagonal(state).copy()
+            state.variances.append(var)
+            var_x = var_y = var
+        else:
+            var_x, var_y = state.variances.pop(0)
+        vx, vy = _expand_variances(var_x, var_y, state)
+        act = self.activation
+        q = state.nngp
+        ntk = state.ntk
+        if ntk is not None:
+            ntk = ntk * act.dual_derivative(vx, vy, q)
+        nngp = act.dual(vx, vy, q)
+        return replace(state, nngp=np.asarray(nngp, dtype=q.dtype), ntk=ntk)
+
+    def __repr__(self):
+        return f"Nonlinearity({self.activation!r})"
+
+
+class AvgPool:
+    """Average pooling 2x2, stride 2, VALID padding (odd trailing rows/columns are dropped)."""
+
+    def kernel(self, state):
+        def pool(q):
+            h, w = q.shape[-2:]
+            hn, wn = h // 2, w // 2
+            if hn == 0 or wn == 0:
+                raise ValueError(f"AvgPool(2x2) needs images of at least 2x2 pixels, got {h}x{w}")
+            q = q[..., : 2 * hn, : 2 * wn, : 2 * hn, : 2 * wn]
+            lead = q.shape[:-4]
+            q = q.reshape(lead + (hn, 2, wn, 2, hn, 2, wn, 2))
+            k = len(lead)
+            return q.mean(axis=(k + 1, k + 3, k + 5, k + 7))
+
+        ntk = None if state.ntk is None else pool(state.ntk)
+        return replace(state, nngp=pool(state.nngp), ntk=ntk)
+
+    def __repr__(self):
+        return "AvgPool()"
+
+
+class GlobalAvgPool:
+    """Global average pooling: the mean over all pixel pairs; the state becomes non-spatial."""
+
+    def kernel(self, state):
+        def pool(q):
+            return q.mean(axis=(-4, -3, -2, -1))
+
+        ntk = None if state.ntk is None else pool(state.ntk)
+        return replace(state, nngp=pool(state.nngp), ntk=ntk, spatial=0)
+
+    def __repr__(self):
+        return "GlobalAvgPool()"
+
+
+def fully_connected(depth, activation, weight_std=1.0, bias_std=0.0):
+    """``depth x [Dense, act] + Dense`` readout (``depth + 1`` Dense layers)."""
+    layers = []
+    for _ in range(depth):
+        layers += [Dense(weight_std, bias_std), Nonlinearity(activation)]
+    return layers + [Dense(weight_std, bias_std)]
+
+
+def gap_network(depth, activation, weight_std=1.0, bias_std=0.0, filter_size=3):
+    """``depth x [Conv, act] + GlobalAvgPool + Dense``."""
+    layers = []
+    for _ in range(depth):
+        layers += [Conv(filter_size, weight_std, bias_std), Nonlinearity(activation)]
+    return layers + [GlobalAvgPool(), Dense(weight_std, bias_std)]
+
+
+def myrtle_network(depth, activation, weight_std=1.0, bias_std=0.0, filter_size=3):
+    """Myrtle-5/7/10: blocks of ``[Conv, act]`` separated by ``AvgPool``, then GAP and Dense."""
+    if depth not in MYRTLE_BLOCKS:
+        raise ValueError(f"myrtle depth must be one of {sorted(MYRTLE_BLOCKS)}, got {depth}")
+    layers = []
+    for i, count in enumerate(MYRTLE_BLOCKS[depth]):
+        if i > 0:
+            layers.append(AvgPool())
+        for _ in range(count):
+            layers += [Conv(filter_size, weight_std, bias_std), Nonlinearity(activation)]
+    return layers + [GlobalAvgPool(), Dense(weight_std, bias_std)]

@@ -1,0 +1,505 @@
+"""Image preprocessing used in front of convolutional neural kernels.
+
+Results of neural kernels on CIFAR-10 (Arora et al. 2019, Lee et al. 2020 "Finite versus
+infinite neural networks", Novak et al.) depend strongly on how images are preprocessed before
+the kernel sees them. This module provides the three standard steps as scikit-learn
+transformers, so they can sit in a :class:`~sklearn.pipeline.Pipeline` in front of
+:class:`skntk`'s convolutional sketches:
+
+- :class:`ChannelStandardizer`: per-channel mean and standard deviation from the training set;
+- :class:`ImageLayerNorm`: per-image centring and scaling ("layer norm" of each image);
+- :class:`ZCAWhitening`: regularized ZCA whitening of whole flattened images.
+
+Input conventions (shared by all three)
+---------------------------------------
+Images are NHWC. ``X`` is either a 4-D array of shape ``(n_samples, H, W, C)`` or a 2-D array
+of shape ``(n_samples, H * W * C)`` holding the row-major flattening of each ``(H, W, C)``
+image (the convention of the rest of skntk). The output has the same layout as the input:
+4-D in gives 4-D out, 2-D in gives 2-D out. For 2-D input the image shape comes from the
+``image_shape`` parameter; when it is ``None`` each row is read as a ``1 x 1`` image with
+``n_features`` channels (so :class:`ChannelStandardizer` then standardizes every column, like
+:class:`~sklearn.preprocessing.StandardScaler`; the two other transformers do not depend on the
+image shape at all). ``float32`` input gives ``float32`` output, ``float64`` gives ``float64``;
+other numeric input is converted to ``float64``.
+"""
+
+import numbers
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin, _fit_context
+from sklearn.utils._param_validation import Interval
+from sklearn.utils.validation import check_array, check_is_fitted, validate_data
+
+__all__ = ["ChannelStandardizer", "ImageLayerNorm", "ZCAWhitening"]
+
+# Working-set bound for the float64 accumulations done in row batches (elements per batch).
+_BATCH_ELEMENTS = 1 << 22
+
+
+def _row_batches(n_rows, n_cols):
+    """Yield slices of at most ``_BATCH_ELEMENTS`` elements over ``n_rows`` rows."""
+    step = max(1, _BATCH_ELEMENTS // max(1, n_cols))
+    for start in range(0, n_rows, step):
+        yield slice(start, min(start + step, n_rows))
+
+
+def _check_image_shape(image_shape):
+    """Validate the ``image_shape`` parameter and return it as a tuple of 3 ints (or None)."""
+    if image_shape is None:
+        return None
+    shape = tuple(image_shape)
+    if len(shape) != 3 or not all(
+        isinstance(s, numbers.Integral) and not isinstance(s, bool) and s > 0 for s in shape
+    ):
+        raise ValueError(
+            "image_shape must be None or a tuple of three positive integers (H, W, C), "
+            f"got {image_shape!r}."
+        )
+    return tuple(int(s) for s in shape)
+
+
+class _ImageTransformer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
+    """Shared input handling: 2-D / 4-D NHWC images, dtype and shape checks."""
+
+    def _validate_images(self, X, *, reset):
+        """Validate ``X`` and return ``(X2, image_shape, is_4d)``.
+
+        ``X2`` is a 2-D ``(n_samples, H*W*C)`` float32/float64 array (a view of the validated
+        input where possible), ``image_shape`` the ``(H, W, C)`` used to read it. With
+        ``reset=True`` this sets ``n_features_in_`` (and ``feature_names_in_``) and the caller
+        stores ``image_shape_``; with ``reset=False`` the widths and image shapes are checked
+        against the fitted ones when the estimator is fitted.
+        """
+        param_shape = _check_image_shape(self.image_shape)
+        fitted_shape = None if reset else getattr(self, "image_shape_", None)
+        dtypes = (np.float64, np.float32)
+        if sp.issparse(X) or hasattr(X, "columns") or hasattr(X, "__dataframe__"):
+            # Sparse input (rejected with scikit-learn's message) and data frames (whose column
+            # names are recorded) go straight to validate_data: they are 2-D.
+            X2 = validate_data(self, X, reset=reset, dtype=dtypes)
+        else:
+            Xa = check_array(X, allow_nd=True, dtype=dtypes, input_name="X", estimator=self)
+            if Xa.ndim not in (2, 4):
+                raise ValueError(
+                    f"{type(self).__name__} expects X of shape (n_samples, H*W*C) or "
+                    f"(n_samples, H, W, C); got an array of shape {Xa.shape}."
+                )
+            if Xa.ndim == 4:
+                return self._validate_4d(Xa, param_shape, fitted_shape, reset)
+            X2 = validate_data(
+                self, Xa, reset=reset, dtype=dtypes, ensure_all_finite=False, copy=False
+            )
+        n_features = X2.shape[1]
+        if fitted_shape is not None:
+            return X2, fitted_shape, False
+        if param_shape is None:
+            return X2, (1, 1, n_features), False
+        if int(np.prod(param_shape)) != n_features:
+            raise ValueError(
+                f"image_shape={param_shape} implies {int(np.prod(param_shape))} features per "
+                f"image (H*W*C), but X has {n_features} features."
+            )
+        return X2, param_shape, False
+
+    def _validate_4d(self, X4, param_shape, fitted_shape, reset):
+        """Check a validated 4-D array against the image shapes; return it flattened."""
+        shape = tuple(int(s) for s in X4.shape[1:])
+        if fitted_shape is not None and shape != fitted_shape:
+            raise ValueError(
+                f"X has image shape {shape}, but {type(self).__name__} was fitted with "
+                f"image shape {fitted_shape}."
+            )
+        if fitted_shape is None and param_shape is not None and shape != param_shape:
+            raise ValueError(
+                f"image_shape={param_shape} does not match the shape of the images in X, "
+                f"{shape} (X has shape {X4.shape})."
+            )
+        X2 = X4.reshape(X4.shape[0], -1)
+        X2 = validate_data(
+            self,
+            X2,
+            reset=reset,
+            dtype=(np.float64, np.float32),
+            ensure_all_finite=False,
+            copy=False,
+        )
+        return X2, shape, True
+
+    @staticmethod
+    def _restore(Xt2, image_shape, is_4d):
+        """Return the 2-D result in the layout of the input."""
+        if is_4d:
+            return Xt2.reshape((Xt2.shape[0],) + tuple(image_shape))
+        return Xt2
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.transformer_tags.preserves_dtype = ["float64", "float32"]
+        return tags
+
+
+class ChannelStandardizer(_ImageTransformer):
+    r"""Standardize every colour channel with statistics of the training images.
+
+    For channel :math:`c`, with :math:`x_{i,h,w,c}` the training pixels,
+
+    .. math::
+
+        \mu_c = \frac{1}{nHW} \sum_{i,h,w} x_{i,h,w,c}, \qquad
+        \sigma_c^2 = \frac{1}{nHW} \sum_{i,h,w} (x_{i,h,w,c} - \mu_c)^2,
+
+    and ``transform`` returns :math:`(x_{i,h,w,c} - \mu_c) / \sigma_c`. On the training set every
+    channel of the output then has mean 0 and (population) variance 1. A channel that is
+    constant in the training data gets :math:`\sigma_c = 1` (and maps to 0 there).
+
+    Parameters
+    ----------
+    image_shape : tuple of 3 int (H, W, C), default=None
+        Shape of one image, used to read 2-D input ``(n_samples, H*W*C)`` (row-major
+        flattening of ``(H, W, C)``). Ignored for 4-D input, except that it must then match
+        ``X.shape[1:]``. When ``None`` and ``X`` is 2-D, each row is a ``1 x 1`` image with
+        ``n_features`` channels, i.e. every column is standardized on its own (as
+        :class:`~sklearn.preprocessing.StandardScaler` does).
+
+    Attributes
+    ----------
+    mean_ : ndarray of shape (C,)
+        Per-channel mean :math:`\mu_c` (float64).
+    scale_ : ndarray of shape (C,)
+        Per-channel standard deviation :math:`\sigma_c` (1 for constant channels, float64).
+    image_shape_ : tuple of 3 int
+        The ``(H, W, C)`` image shape seen in ``fit``.
+    n_features_in_ : int
+        Number of features per image, ``H * W * C``.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of features seen during ``fit`` (only when ``X`` has string column names).
+
+    See Also
+    --------
+    ImageLayerNorm : Per-image centring and scaling.
+    ZCAWhitening : Whitening of whole images.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skntk.preprocessing import ChannelStandardizer
+    >>> X = np.random.RandomState(0).rand(10, 4, 4, 3).astype(np.float32)
+    >>> Xt = ChannelStandardizer().fit_transform(X)
+    >>> Xt.shape, Xt.dtype
+    ((10, 4, 4, 3), dtype('float32'))
+    >>> np.allclose(Xt.mean(axis=(0, 1, 2)), 0, atol=1e-6)
+    True
+    >>> np.allclose(Xt.std(axis=(0, 1, 2)), 1, atol=1e-5)
+    True
+    """
+
+    _parameter_constraints: dict = {"image_shape": [None, tuple, list]}
+
+    def __init__(self, image_shape=None):
+        self.image_shape = image_shape
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None):
+        """Compute the per-channel mean and standard deviation.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, H, W, C) or (n_samples, H*W*C)
+            Training images (NHWC, or their row-major flattening).
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : object
+            Fitted transformer.
+        """
+        X2, shape, _ = self._validate_images(X, reset=True)
+        n_channels = shape[2]
+        pixels = X2.reshape(-1, n_channels)  # one row per (image, pixel)
+        mean = pixels.mean(axis=0, dtype=np.float64)
+        lo = pixels.min(axis=0).astype(np.float64)
+        hi = pixels.max(axis=0).astype(np.float64)
+        constant = lo == hi
+        mean[constant] = lo[constant]  # exact, so constant channels map to exactly 0
+        sq = np.zeros(n_channels)
+        for rows in _row_batches(pixels.shape[0], n_channels):
+            diff = pixels[rows].astype(np.float64) - mean
+            sq += np.einsum("ij,ij->j", diff, diff)
+        scale = np.sqrt(sq / pixels.shape[0])
+        scale[constant | (scale == 0)] = 1.0
+        self.mean_ = mean
+        self.scale_ = scale
+        self.image_shape_ = shape
+        return self
+
+    def transform(self, X):
+        """Standardize every channel of every image.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, H, W, C) or (n_samples, H*W*C)
+            Images with the image shape seen in ``fit``.
+
+        Returns
+        -------
+        X_new : ndarray of the same shape as X
+            Standardized images, float32 for float32 input and float64 otherwise.
+        """
+        check_is_fitted(self)
+        X2, shape, is_4d = self._validate_images(X, reset=False)
+        dtype = X2.dtype
+        pixels = X2.reshape(-1, shape[2])
+        out = (pixels - self.mean_.astype(dtype)) / self.scale_.astype(dtype)
+        return self._restore(out.reshape(X2.shape), shape, is_4d)
+
+
+class ImageLayerNorm(_ImageTransformer):
+    r"""Centre every image and scale it to a fixed norm (layer normalization of each image).
+
+    For one image flattened to :math:`x \in \mathbb{R}^d`, :math:`d = HWC`:
+
+    .. math::
+
+        \bar x = \frac{1}{d} \sum_{j=1}^d x_j, \qquad
+        T(x) = \sqrt{d}\, \frac{x - \bar x}{\lVert x - \bar x \rVert_2}.
+
+    Every transformed image has mean 0 over all its pixels and channels, Euclidean norm
+    :math:`\sqrt d` and so per-entry second moment :math:`\frac1d \sum_j T(x)_j^2 = 1`.
+    Constant images (zero images included) have :math:`x - \bar x = 0` and are mapped to the
+    zero image (no NaN). Computations are done in float64 and cast back to the input dtype.
+
+    The transformer is stateless: ``fit`` only validates ``X`` and records ``n_features_in_``
+    and ``image_shape_``; ``transform`` can also be called on an unfitted instance.
+
+    Parameters
+    ----------
+    image_shape : tuple of 3 int (H, W, C), default=None
+        Shape of one image for 2-D input ``(n_samples, H*W*C)``. The result does not depend on
+        it (the normalization runs over all pixels and channels); it is checked against the
+        number of features (and, for 4-D input, against ``X.shape[1:]``). When ``None``, a 2-D
+        row is read as one flat image.
+
+    Attributes
+    ----------
+    image_shape_ : tuple of 3 int
+        The ``(H, W, C)`` image shape seen in ``fit`` (``(1, 1, n_features)`` for 2-D input
+        without ``image_shape``).
+    n_features_in_ : int
+        Number of features per image, ``H * W * C``.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of features seen during ``fit`` (only when ``X`` has string column names).
+
+    See Also
+    --------
+    ChannelStandardizer : Per-channel standardization with training statistics.
+    ZCAWhitening : Whitening of whole images.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skntk.preprocessing import ImageLayerNorm
+    >>> X = np.array([[1.0, 1.0, 3.0, 3.0], [2.0, 0.0, 1.0, 5.0], [5.0, 5.0, 5.0, 5.0]])
+    >>> Xt = ImageLayerNorm().fit_transform(X)
+    >>> Xt[[0, 2]]
+    array([[-1., -1.,  1.,  1.],
+           [ 0.,  0.,  0.,  0.]])
+    >>> np.allclose(Xt.mean(axis=1), 0), np.allclose((Xt[:2] ** 2).mean(axis=1), 1)
+    (True, True)
+    """
+
+    _parameter_constraints: dict = {"image_shape": [None, tuple, list]}
+
+    def __init__(self, image_shape=None):
+        self.image_shape = image_shape
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None):
+        """Validate ``X`` and record its number of features and image shape.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, H, W, C) or (n_samples, H*W*C)
+            Images (NHWC, or their row-major flattening).
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : object
+            Fitted transformer.
+        """
+        _, shape, _ = self._validate_images(X, reset=True)
+        self.image_shape_ = shape
+        return self
+
+    def transform(self, X):
+        """Centre every image and scale it to norm ``sqrt(H*W*C)``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, H, W, C) or (n_samples, H*W*C)
+            Images; when fitted, with the image shape seen in ``fit``.
+
+        Returns
+        -------
+        X_new : ndarray of the same shape as X
+            Normalized images, float32 for float32 input and float64 otherwise.
+        """
+        X2, shape, is_4d = self._validate_images(X, reset=False)
+        n, d = X2.shape
+        out = np.empty_like(X2)
+        for rows in _row_batches(n, d):
+            block = X2[rows].astype(np.float64)
+            block -= block.mean(axis=1, keepdims=True)
+            norm = np.linalg.norm(block, axis=1)
+            # A row is exactly constant iff its centred version carries no signal; test it on
+            # the input so that rounding residues of constant rows are not blown up.
+            keep = (X2[rows].max(axis=1) > X2[rows].min(axis=1)) & (norm > 0)
+            factor = np.zeros(block.shape[0])
+            factor[keep] = np.sqrt(d) / norm[keep]
+            out[rows] = block * factor[:, None]
+        return self._restore(out, shape, is_4d)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.requires_fit = False
+        return tags
+
+
+class ZCAWhitening(_ImageTransformer):
+    r"""Regularized ZCA whitening of whole (flattened) images.
+
+    With :math:`X \in \mathbb{R}^{n \times d}` the flattened training images, :math:`\mu` their
+    mean and :math:`C = \frac1n (X - \mu)^\top (X - \mu) = U \operatorname{diag}(S) U^\top`
+    their (population) covariance, the whitening matrix is
+
+    .. math::
+
+        W = U \left(\operatorname{diag}(S) + \lambda \bar S I\right)^{-1/2} U^\top,
+        \qquad \bar S = \frac1d \sum_j S_j = \frac{\operatorname{tr} C}{d},
+
+    with :math:`\lambda` = ``regularization`` measured relative to the mean eigenvalue
+    :math:`\bar S` (the convention of Lee et al. 2020, "Finite versus infinite neural networks:
+    an empirical study", whose CIFAR-10 kernels use ZCA with :math:`\lambda = 0.1`), and
+    ``transform(X) = (X - mu) @ W``. :math:`W` is symmetric, so the whitened training data have
+    covariance :math:`U \operatorname{diag}(S / (S + \lambda \bar S)) U^\top`: the identity for
+    :math:`\lambda = 0` and full-rank data, a smooth shrinkage of the low-variance directions
+    otherwise. Directions where :math:`S_j + \lambda \bar S \le d\,\epsilon \max_j S_j` (only
+    possible with :math:`\lambda = 0` or constant data) are dropped, i.e. :math:`W` uses the
+    pseudo-inverse there, so rank-deficient data give finite output.
+
+    The whitening is over whole images (a :math:`d \times d` matrix, :math:`d = HWC`); patch-wise
+    ZCA is not implemented. Statistics are accumulated in float64; ``transform`` multiplies in
+    the dtype of the input.
+
+    Parameters
+    ----------
+    regularization : float, default=0.1
+        :math:`\lambda \ge 0`, the ridge added to the covariance eigenvalues, as a fraction of
+        their mean.
+    image_shape : tuple of 3 int (H, W, C), default=None
+        Shape of one image for 2-D input ``(n_samples, H*W*C)``. The result does not depend on
+        it; it is checked against the number of features (and, for 4-D input, against
+        ``X.shape[1:]``). When ``None``, a 2-D row is read as one flat image.
+
+    Attributes
+    ----------
+    mean_ : ndarray of shape (n_features_in_,)
+        Mean training image :math:`\mu` (flattened, float64).
+    eigenvalues_ : ndarray of shape (n_features_in_,)
+        Eigenvalues :math:`S` of the training covariance, in decreasing order (float64,
+        clipped at 0).
+    whitening_ : ndarray of shape (n_features_in_, n_features_in_)
+        The symmetric whitening matrix :math:`W` (float64).
+    image_shape_ : tuple of 3 int
+        The ``(H, W, C)`` image shape seen in ``fit`` (``(1, 1, n_features)`` for 2-D input
+        without ``image_shape``).
+    n_features_in_ : int
+        Number of features per image, ``H * W * C``.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of features seen during ``fit`` (only when ``X`` has string column names).
+
+    See Also
+    --------
+    ChannelStandardizer : Per-channel standardization with training statistics.
+    ImageLayerNorm : Per-image centring and scaling, usually applied before ZCA.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skntk.preprocessing import ZCAWhitening
+    >>> X = np.random.RandomState(0).randn(500, 2, 2, 1) * [[[3.0], [1.0]], [[0.5], [2.0]]]
+    >>> Xt = ZCAWhitening(regularization=0.0).fit_transform(X)
+    >>> Xt.shape
+    (500, 2, 2, 1)
+    >>> np.allclose(np.cov(Xt.reshape(500, -1).T, bias=True), np.eye(4))
+    True
+    """
+
+    _parameter_constraints: dict = {
+        "regularization": [Interval(numbers.Real, 0, None, closed="left")],
+        "image_shape": [None, tuple, list],
+    }
+
+    def __init__(self, regularization=0.1, image_shape=None):
+        self.regularization = regularization
+        self.image_shape = image_shape
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None):
+        """Compute the mean image and the whitening matrix.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, H, W, C) or (n_samples, H*W*C)
+            Training images (NHWC, or their row-major flattening).
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : object
+            Fitted transformer.
+        """
+        X2, shape, _ = self._validate_images(X, reset=True)
+        n, d = X2.shape
+        mean = X2.mean(axis=0, dtype=np.float64)
+        cov = np.zeros((d, d))
+        for rows in _row_batches(n, d):
+            block = X2[rows].astype(np.float64) - mean
+            cov += block.T @ block
+        cov /= n
+        eigvals, eigvecs = np.linalg.eigh(cov)
+        eigvals = np.clip(eigvals, 0.0, None)
+        shifted = eigvals + float(self.regularization) * eigvals.mean()
+        tol = d * np.finfo(np.float64).eps * eigvals.max()
+        keep = shifted > tol
+        inv_sqrt = np.zeros(d)
+        inv_sqrt[keep] = 1.0 / np.sqrt(shifted[keep])
+        whitening = (eigvecs * inv_sqrt) @ eigvecs.T
+        self.mean_ = mean
+        self.eigenvalues_ = eigvals[::-1].copy()
+        self.whitening_ = 0.5 * (whitening + whitening.T)
+        self.image_shape_ = shape
+        return self
+
+    def transform(self, X):
+        """Whiten images: ``(X - mean_) @ whitening_``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, H, W, C) or (n_samples, H*W*C)
+            Images with the image shape seen in ``fit``.
+
+        Returns
+        -------
+        X_new : ndarray of the same shape as X
+            Whitened images, float32 for float32 input and float64 otherwise.
+        """
+        check_is_fitted(self)
+        X2, shape, is_4d = self._validate_images(X, reset=False)
+        dtype = X2.dtype
+        out = (X2 - self.mean_.astype(dtype)) @ self.whitening_.astype(dtype)
+        return self._restore(out, shape, is_4d)
