@@ -608,7 +608,8 @@ class GeLU(Activation):
         r = np.clip(c / np.sqrt(m2), -1.0, 1.0)
         sqd = np.sqrt(D)
         n = a * b + c * c * k
-        return 0.25 + np.arcsin(r) / _TWO_PI + (c / sqd + 2.0 * c * k / sqd + n * c / D**1.5) / _TWO_PI
+        tail = c / sqd + 2.0 * c * k / sqd + n * c / D**1.5
+        return 0.25 + np.arcsin(r) / _TWO_PI + tail / _TWO_PI
 
 
 class Sin(Activation):
@@ -837,7 +838,7 @@ class Gaussian(Activation):
 
 
 class NormalizedGaussian(Activation):
-    """The normalized Gaussian kernel map, ``E[act(u) act(v)] = sqrt(q_xx q_yy) exp(gamma (rho-1))``.
+    """Normalized Gaussian map, ``E[act(u) act(v)] = sqrt(q_xx q_yy) exp(gamma (rho - 1))``.
 
     Defined on the kernel (it has no pointwise form). Homogeneous of degree 1 with Taylor
     coefficients ``c_l = e^{-gamma} gamma^l / l!``, so ``r_l(s) = s sqrt(c_l)`` and
