@@ -181,6 +181,14 @@ class Activation:
             self.derivative, self.derivative_hermite_coefficients, q_xx, q_yy, q_xy
         )
 
+    def duals(self, q_xx, q_yy, q_xy, with_derivative=True):
+        """Both dual kernels at once: ``(E[act(u) act(v)], E[act'(u) act'(v)] or None)``.
+
+        Subclasses fuse the two when they share work; ``q_xy`` may be overwritten in place.
+        """
+        deriv = self.dual_derivative(q_xx, q_yy, q_xy) if with_derivative else None
+        return self.dual(q_xx, q_yy, q_xy), deriv
+
     def second_moment(self, q):
         """``E[act(u)^2]`` for ``u ~ N(0, q)``: the variance recursion of the features."""
         q = np.asarray(q, dtype=np.float64)
@@ -314,6 +322,29 @@ class ABReLU(Activation):
         unit = self.hermite_coefficients(np.ones(1), degree + 1)[0]
         deriv = np.sqrt(np.arange(1, degree + 2)) * unit[1:]
         return np.broadcast_to(deriv, (s.shape[0], degree + 1)).copy()
+
+    def duals(self, q_xx, q_yy, q_xy, with_derivative=True):
+        """Fused, in-place evaluation in the dtype of ``q_xy`` (which it overwrites).
+
+        Uses ``E[act act] = (a-b)^2 S / (2 pi) + q_xy E[act' act']``: one ``sqrt`` and one
+        ``arctan2`` per pair, no full-size temporaries beyond two.
+        """
+        q = q_xy
+        dtype = q.dtype if q.dtype in (np.float32, np.float64) else np.float64
+        q = np.asarray(q, dtype=dtype)
+        S = np.multiply(np.asarray(q_xx, dtype=dtype), np.asarray(q_yy, dtype=dtype))
+        tmp = np.multiply(q, q)
+        S -= tmp
+        np.maximum(S, 0, out=S)
+        np.sqrt(S, out=S)
+        kp = np.arctan2(S, q, out=tmp)
+        c1 = (self.a - self.b) ** 2 / _TWO_PI
+        kp *= -c1
+        kp += 0.5 * (self.a**2 + self.b**2)
+        q *= kp
+        S *= c1
+        q += S
+        return q, (kp if with_derivative else None)
 
     def dual(self, q_xx, q_yy, q_xy):
         _, S, t = _pair_geometry(q_xx, q_yy, q_xy)

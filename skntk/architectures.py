@@ -177,13 +177,14 @@ class Nonlinearity:
         else:
             var_x, var_y = state.variances.pop(0)
         vx, vy = _expand_variances(var_x, var_y, state)
-        act = self.activation
-        q = state.nngp
+        dtype = state.nngp.dtype
+        nngp, deriv = self.activation.duals(
+            vx, vy, state.nngp, with_derivative=state.ntk is not None
+        )
         ntk = state.ntk
         if ntk is not None:
-            ntk = ntk * act.dual_derivative(vx, vy, q)
-        nngp = act.dual(vx, vy, q)
-        return replace(state, nngp=np.asarray(nngp, dtype=q.dtype), ntk=ntk)
+            ntk *= deriv
+        return replace(state, nngp=np.asarray(nngp, dtype=dtype), ntk=ntk)
 
     def __repr__(self):
         return f"Nonlinearity({self.activation!r})"

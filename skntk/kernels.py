@@ -26,6 +26,8 @@ __all__ = ["nngp_kernel", "ntk_kernel", "cnngp_kernel", "cntk_kernel", "ARCHITEC
 ARCHITECTURES = ("gap", "myrtle")
 # Bound on the number of float64 entries of one block's pair tensor (about 64 MB).
 _MAX_BLOCK_ENTRIES = 2**23
+# Entries of one fully connected row block: small enough for the core's cache.
+_FC_BLOCK_ENTRIES = 2**17
 
 
 def _check_hyperparameters(depth, weight_std, bias_std, activation):
@@ -73,42 +75,54 @@ def _fc_kernels(X, Y, layers, want_ntk, n_jobs):
         raise ValueError(
             f"X and Y must have the same number of features, got {X.shape[1]} and {Y.shape[1]}"
         )
+    # float32 inputs are computed in float32 (the user asked for single precision), else float64
     dtype = np.result_type(X.dtype, Y.dtype)
     d = X.shape[1]
 
     def self_pass(Z):
         q = _row_sq_norms(Z).astype(np.float64) / d
         state = KernelState(q, np.zeros_like(q) if want_ntk else None, 0, True, [])
-        return _run(layers, state).variances
+        return [v.astype(dtype) for v in _run(layers, state).variances]
 
     var_x = self_pass(X)
     var_y = var_x if symmetric else self_pass(Y)
-    gram = _gram(X, Y).astype(np.float64, copy=False)
-    gram /= d
+    K = _gram(X.astype(dtype, copy=False), Y.astype(dtype, copy=False))
+    K *= 1.0 / d
 
-    n1, n2 = gram.shape
-    rows = max(1, _MAX_BLOCK_ENTRIES // (8 * max(n2, 1)))
+    n1, n2 = K.shape
+    # Duals without a closed form amortize their Hermite coefficients over large blocks.
+    closed = all(
+        getattr(layer, "activation", None) is None or layer.activation.has_closed_form_dual
+        for layer in layers
+    )
+    rows = max(1, (_FC_BLOCK_ENTRIES if closed else _MAX_BLOCK_ENTRIES) // max(n2, 1))
 
     def block(sl):
-        q = gram[sl]
+        # symmetric: only the upper triangle (columns from the block's first row on)
+        cols = slice(sl.start if symmetric else 0, n2)
+        q = K[sl, cols]
         state = KernelState(
             q,
             np.zeros_like(q) if want_ntk else None,
             0,
             False,
-            [(vx[sl], vy) for vx, vy in zip(var_x, var_y, strict=True)],
+            [(vx[sl], vy[cols]) for vx, vy in zip(var_x, var_y, strict=True)],
         )
         out = _run(layers, state)
-        gram[sl] = out.ntk if want_ntk else out.nngp
+        K[sl, cols] = out.ntk if want_ntk else out.nngp
+        if symmetric:  # mirror this strip into the lower triangle (disjoint across blocks)
+            K[sl.stop :, sl] = K[sl, sl.stop :].T
+            diag = K[sl, sl]
+            upper = np.triu(diag, 1)
+            diag[...] = upper + upper.T + np.diag(np.diag(diag))
 
-    Parallel(n_jobs=n_jobs, prefer="threads")(
-        delayed(block)(sl) for sl in gen_batches(n1, rows)
-    )
-    return gram.astype(dtype, copy=False)
+    Parallel(n_jobs=n_jobs, prefer="threads")(delayed(block)(sl) for sl in gen_batches(n1, rows))
+    return K
 
 
-def nngp_kernel(X, Y=None, *, depth=1, activation="relu", weight_std=1.0, bias_std=0.0,
-                n_jobs=None):
+def nngp_kernel(
+    X, Y=None, *, depth=1, activation="relu", weight_std=1.0, bias_std=0.0, n_jobs=None
+):
     """NNGP kernel of a fully connected network of ``depth`` hidden layers.
 
     The network is ``depth x [Dense, act] + Dense`` with every Dense using weight standard
@@ -148,14 +162,15 @@ def nngp_kernel(X, Y=None, *, depth=1, activation="relu", weight_std=1.0, bias_s
            [0.0796, 0.25  ]])
     """
     layers = fully_connected(
-        depth, _check_hyperparameters(depth, weight_std, bias_std, activation), weight_std,
+        depth,
+        _check_hyperparameters(depth, weight_std, bias_std, activation),
+        weight_std,
         bias_std,
     )
     return _fc_kernels(X, Y, layers, want_ntk=False, n_jobs=n_jobs)
 
 
-def ntk_kernel(X, Y=None, *, depth=1, activation="relu", weight_std=1.0, bias_std=0.0,
-               n_jobs=None):
+def ntk_kernel(X, Y=None, *, depth=1, activation="relu", weight_std=1.0, bias_std=0.0, n_jobs=None):
     """Neural tangent kernel of a fully connected network of ``depth`` hidden layers.
 
     Same network and NNGP recursion as :func:`nngp_kernel`; the NTK starts at ``T = 0`` and each
@@ -182,7 +197,9 @@ def ntk_kernel(X, Y=None, *, depth=1, activation="relu", weight_std=1.0, bias_st
            [0.0796, 0.5   ]])
     """
     layers = fully_connected(
-        depth, _check_hyperparameters(depth, weight_std, bias_std, activation), weight_std,
+        depth,
+        _check_hyperparameters(depth, weight_std, bias_std, activation),
+        weight_std,
         bias_std,
     )
     return _fc_kernels(X, Y, layers, want_ntk=True, n_jobs=n_jobs)
@@ -244,9 +261,7 @@ def _conv_layers(architecture, depth, activation, weight_std, bias_std, filter_s
         raise ValueError(f"filter_size must be a positive odd integer, got {filter_size!r}")
     if architecture == "myrtle":
         if depth not in MYRTLE_BLOCKS:
-            raise ValueError(
-                f"myrtle depth must be one of {sorted(MYRTLE_BLOCKS)}, got {depth}"
-            )
+            raise ValueError(f"myrtle depth must be one of {sorted(MYRTLE_BLOCKS)}, got {depth}")
         return myrtle_network(depth, act, weight_std, bias_std, filter_size)
     return gap_network(depth, act, weight_std, bias_std, filter_size)
 
@@ -326,14 +341,36 @@ _CONV_DOC_PARAMS = """
 """
 
 
-def cnngp_kernel(X, Y=None, *, image_shape=None, architecture="gap", depth=1, activation="relu",
-                 weight_std=1.0, bias_std=0.0, filter_size=3, n_jobs=None):
+def cnngp_kernel(
+    X,
+    Y=None,
+    *,
+    image_shape=None,
+    architecture="gap",
+    depth=1,
+    activation="relu",
+    weight_std=1.0,
+    bias_std=0.0,
+    filter_size=3,
+    n_jobs=None,
+):
     layers = _conv_layers(architecture, depth, activation, weight_std, bias_std, filter_size)
     return _conv_kernels(X, Y, image_shape, layers, want_ntk=False, n_jobs=n_jobs)
 
 
-def cntk_kernel(X, Y=None, *, image_shape=None, architecture="gap", depth=1, activation="relu",
-                weight_std=1.0, bias_std=0.0, filter_size=3, n_jobs=None):
+def cntk_kernel(
+    X,
+    Y=None,
+    *,
+    image_shape=None,
+    architecture="gap",
+    depth=1,
+    activation="relu",
+    weight_std=1.0,
+    bias_std=0.0,
+    filter_size=3,
+    n_jobs=None,
+):
     layers = _conv_layers(architecture, depth, activation, weight_std, bias_std, filter_size)
     return _conv_kernels(X, Y, image_shape, layers, want_ntk=True, n_jobs=n_jobs)
 
