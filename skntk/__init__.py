@@ -1,3 +1,7 @@
 """skntk: scikit-learn compatible randomized feature maps for neural network kernels."""
 
+from .fully_connected import NNGPSketch, NTKSketch
+
 __version__ = "0.1.0.dev0"
+
+__all__ = ["NTKSketch", "NNGPSketch", "__version__"]

@@ -332,7 +332,8 @@ class ABReLU(Activation):
         q = q_xy
         dtype = q.dtype if q.dtype in (np.float32, np.float64) else np.float64
         q = np.asarray(q, dtype=dtype)
-        S = np.multiply(np.asarray(q_xx, dtype=dtype), np.asarray(q_yy, dtype=dtype))
+        S = np.empty(q.shape, dtype=dtype)
+        np.multiply(np.asarray(q_xx, dtype=dtype), np.asarray(q_yy, dtype=dtype), out=S)
         tmp = np.multiply(q, q)
         S -= tmp
         np.maximum(S, 0, out=S)

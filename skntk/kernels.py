@@ -410,3 +410,39 @@ cntk_kernel.__doc__ = (
     (3, 3)
 """
 )
+
+
+def fc_kernel_from_covariances(layers, q_xx, q_yy, q_xy, want_ntk):
+    """Run a fully connected layer list from input covariances.
+
+    Parameters
+    ----------
+    layers : list
+        From :func:`skntk.architectures.fully_connected`.
+    q_xx : ndarray of shape (n1,)
+    q_yy : ndarray of shape (n2,)
+    q_xy : ndarray of shape (n1, n2)
+        Input covariances ``<x, y> / d``.
+    want_ntk : bool
+
+    Returns
+    -------
+    K : ndarray of shape (n1, n2)
+        The NTK if ``want_ntk`` else the NNGP.
+    """
+
+    def self_pass(q):
+        q = np.array(q, dtype=np.float64)
+        state = KernelState(q, np.zeros_like(q) if want_ntk else None, 0, True, [])
+        return _run(layers, state).variances
+
+    q = np.array(q_xy, dtype=np.float64)
+    state = KernelState(
+        q,
+        np.zeros_like(q) if want_ntk else None,
+        0,
+        False,
+        list(zip(self_pass(q_xx), self_pass(q_yy), strict=True)),
+    )
+    out = _run(layers, state)
+    return out.ntk if want_ntk else out.nngp

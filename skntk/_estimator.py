@@ -1,0 +1,190 @@
+"""Shared scikit-learn plumbing of the feature-map estimators: validation, batching, tags."""
+
+import numbers
+import sys
+import time
+
+import numpy as np
+import scipy.sparse as sp
+from joblib import Parallel, delayed
+from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
+from sklearn.utils import gen_batches
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from ._backend import get_namespace, is_numpy_namespace
+from .activations import Activation
+
+__all__ = ["FeatureMapMixin", "allocate_dimensions", "activation_constraint"]
+
+
+class _ActivationConstraint:
+    """Parameter constraint: a name, an Activation or a callable (validated in fit)."""
+
+
+def activation_constraint():
+    return [str, Activation, callable]
+
+
+class FeatureMapMixin(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
+    """Base of skntk's transformers: ``fit`` validates and draws randomness, ``transform``
+    maps rows in bounded-memory batches (optionally in parallel threads) and returns exactly
+    ``n_components`` columns in the input's float dtype.
+
+    Subclasses implement ``_fit(X, rng)`` and ``_transform_batch(X)``; the latter works on any
+    array namespace (NumPy, CuPy, array-API) and on SciPy sparse rows.
+    """
+
+    _common_constraints = {
+        "n_components": [Interval(numbers.Integral, 1, None, closed="left")],
+        "random_state": ["random_state"],
+        "batch_size": [Interval(numbers.Integral, 1, None, closed="left"), StrOptions({"auto"})],
+        "n_jobs": [numbers.Integral, None],
+        "verbose": ["verbose"],
+    }
+    _accept_sparse = ("csr", "csc")
+
+    def _validate(self, X, reset):
+        return validate_data(
+            self,
+            X,
+            reset=reset,
+            accept_sparse=self._accept_sparse,
+            dtype=[np.float64, np.float32],
+            ensure_all_finite=True,
+        )
+
+    def _batch_rows(self):
+        if self.batch_size != "auto":
+            return int(self.batch_size)
+        # keep the batch's largest intermediate (a few times n_components * degree) near 64 MB
+        width = self.n_components * max(getattr(self, "degree", 1), 1) * 4
+        return int(np.clip(2**24 // max(width, 1), 16, 4096))
+
+    def transform(self, X):
+        """Map ``X`` to the feature space.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        Z : ndarray of shape (n_samples, n_components)
+            Same float dtype (and array namespace) as ``X``.
+        """
+        check_is_fitted(self)
+        X = self._validate(X, reset=False)
+        return self._transform_validated(X)
+
+    def _transform_validated(self, X):
+        n = X.shape[0]
+        batches = list(gen_batches(n, self._batch_rows()))
+        xp = get_namespace(X)
+        dtype = X.dtype
+        verbose = self.verbose
+        start = time.perf_counter()
+
+        def run(i, sl):
+            out = self._transform_batch(X[sl])
+            if verbose:
+                elapsed = time.perf_counter() - start
+                print(
+                    f"[{type(self).__name__}] batch {i + 1}/{len(batches)} "
+                    f"({sl.stop} of {n} rows, {elapsed:.1f} s)",
+                    file=sys.stderr,
+                )
+            return out
+
+        n_jobs = self.n_jobs if is_numpy_namespace(xp) else None
+        parts = Parallel(n_jobs=n_jobs, prefer="threads")(
+            delayed(run)(i, sl) for i, sl in enumerate(batches)
+        )
+        if not parts:
+            return xp.zeros((0, self.n_components), dtype=dtype)
+        if is_numpy_namespace(xp) or sp.issparse(X):
+            return np.concatenate(parts, axis=0).astype(dtype, copy=False)
+        return xp.concat(parts, axis=0)
+
+    @property
+    def _n_features_out(self):
+        return self.n_components
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        tags.transformer_tags.preserves_dtype = ["float64", "float32"]
+        return tags
+
+
+def allocate_dimensions(weights, total, exact_dims=None):
+    """Split ``total`` columns among sketches in proportion to ``weights``.
+
+    Minimizing ``sum_l w_l^2 / m_l`` subject to ``sum_l m_l = total`` gives ``m_l ~ w_l``; a
+    sketch whose exact representation needs no more columns than its share (``exact_dims[l]``)
+    takes the exact one, and the remaining columns are shared again among the others.
+
+    Parameters
+    ----------
+    weights : sequence of float >= 0
+        ``w_l``, e.g. a coefficient times the standard deviation of its unit sketch.
+    total : int
+    exact_dims : sequence of int or None, optional
+        Columns of an exact representation per entry (``None`` where there is none).
+
+    Returns
+    -------
+    dims : list of int
+        Summing to ``total``; zero exactly where the weight is zero.
+    exact : list of bool
+        Which entries use their exact representation.
+
+    Examples
+    --------
+    >>> from skntk._estimator import allocate_dimensions
+    >>> allocate_dimensions([1.0, 1.0, 2.0], 8)
+    ([2, 2, 4], [False, False, False])
+    """
+    w = np.asarray(weights, dtype=np.float64)
+    k = len(w)
+    exact_dims = list(exact_dims) if exact_dims is not None else [None] * k
+    exact = [False] * k
+    dims = np.zeros(k, dtype=np.int64)
+    free = total
+    active = w > 0
+    if not active.any():
+        raise ValueError("at least one weight must be positive")
+    while True:
+        share = free * w * active / w[active].sum()
+        changed = False
+        for i in range(k):
+            if active[i] and exact_dims[i] is not None and exact_dims[i] <= share[i]:
+                exact[i] = True
+                dims[i] = exact_dims[i]
+                free -= exact_dims[i]
+                active[i] = False
+                changed = True
+        if not changed or not active.any():
+            break
+    if active.any():
+        if free < active.sum():
+            raise ValueError(
+                f"{total} columns are too few for {int(active.sum())} sketches; increase "
+                "n_components or decrease degree"
+            )
+        share = free * w * active / w[active].sum()
+        base = np.where(active, np.maximum(np.floor(share), 1), 0).astype(np.int64)
+        rest = free - base.sum()
+        order = np.argsort(-(share - base) * active)
+        for i in order:
+            if rest <= 0:
+                break
+            if active[i]:
+                base[i] += 1
+                rest -= 1
+        while rest < 0:  # the minimum of one column overshot: take from the largest
+            i = int(np.argmax(base))
+            base[i] -= 1
+            rest += 1
+        dims = np.where(active, base, dims)
+    return [int(v) for v in dims], exact
