@@ -85,8 +85,14 @@ class FeatureMapMixin(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         verbose = self.verbose
         start = time.perf_counter()
 
+        numpy_out = is_numpy_namespace(xp) or sp.issparse(X)
+        out = np.empty((n, self.n_components), dtype=dtype) if numpy_out else None
+
         def run(i, sl):
-            out = self._transform_batch(X[sl])
+            Z = self._transform_batch(X[sl])
+            if numpy_out:  # write in place: no concatenation copy of the whole output
+                out[sl] = Z
+                Z = None
             if verbose:
                 elapsed = time.perf_counter() - start
                 print(
@@ -94,16 +100,16 @@ class FeatureMapMixin(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
                     f"({sl.stop} of {n} rows, {elapsed:.1f} s)",
                     file=sys.stderr,
                 )
-            return out
+            return Z
 
-        n_jobs = self.n_jobs if is_numpy_namespace(xp) else None
+        n_jobs = self.n_jobs if numpy_out else None
         parts = Parallel(n_jobs=n_jobs, prefer="threads")(
             delayed(run)(i, sl) for i, sl in enumerate(batches)
         )
+        if numpy_out:
+            return out
         if not parts:
             return xp.zeros((0, self.n_components), dtype=dtype)
-        if is_numpy_namespace(xp) or sp.issparse(X):
-            return np.concatenate(parts, axis=0).astype(dtype, copy=False)
         return xp.concat(parts, axis=0)
 
     @property

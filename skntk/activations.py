@@ -60,6 +60,8 @@ _SQRT_2PI = math.sqrt(_TWO_PI)
 # Mehler series for duals without a closed form: highest degree and relative accuracy target.
 _MEHLER_MAX_DEGREE = 192
 _MEHLER_TOL = 1e-11
+# Below this scale derivative coefficients are integrated directly instead of via Stein.
+_SMALL_SCALE = 1e-3
 
 
 class Activation:
@@ -158,6 +160,10 @@ class Activation:
         out = np.zeros((s.shape[0], degree + 1))
         pos = s > 0
         out[pos] = r[pos, 1:] * scale / s[pos, None]
+        # Stein's division by s loses ~1e-16/s; at small scales integrate act' directly
+        small = pos & (s < _SMALL_SCALE)
+        if np.any(small) and self.has_pointwise_form:
+            out[small] = _hermite.numeric_radial_coefficients(self.derivative, s[small], degree)
         if np.any(~pos):
             out[~pos, 0] = float(self._derivative_at_zero())
         return out
@@ -457,7 +463,10 @@ class RectifiedMonomial(Activation):
     def hermite_coefficients(self, s, degree):
         s = _as_scales(s)
         unit = _hermite.rectified_monomial_unit_coefficients(self.degree, degree)
-        return (s**self.degree)[:, None] * unit[None, :]
+        out = (s**self.degree)[:, None] * unit[None, :]
+        if self.degree == 0:  # at s = 0 the pre-activation is 0 and act(0) = 1
+            out[s == 0] = np.eye(1, degree + 1)[0]
+        return out
 
     @staticmethod
     def _arccos_j(n, t):
@@ -675,7 +684,7 @@ class Sin(Activation):
         w = self.b * _as_scales(s)
         l = np.arange(degree + 1)
         logmag = -0.5 * w[:, None] ** 2 - 0.5 * _hermite.log_factorial(l)[None, :]
-        with np.errstate(divide="ignore"):
+        with np.errstate(divide="ignore", invalid="ignore"):
             logmag = logmag + l[None, :] * np.log(np.abs(w))[:, None]
         mag = np.exp(logmag)
         mag[:, 0] = np.exp(-0.5 * w**2)
@@ -836,17 +845,19 @@ class Gaussian(Activation):
         t = np.asarray(t)
         return 2.0 * self.b * t * self.value(t)
 
-    def _check(self, q):
-        if self.b > 0 and np.any(1.0 - 2.0 * self.b * np.asarray(q) <= 0):
+    def _check(self, q, factor=4.0):
+        # E[act(u)^2] = E[a^2 exp(2 b u^2)] is finite only when 1 - 4 b q > 0 (the Hermite
+        # coefficients themselves exist for 1 - 2 b q > 0)
+        if self.b > 0 and np.any(1.0 - factor * self.b * np.asarray(q) <= 0):
             raise ValueError(
-                "gaussian activation with b > 0 needs 1 - 2 b q > 0: the pre-activation "
-                "variance is too large for E[act(u)^2] to be finite"
+                f"gaussian activation with b > 0 needs 1 - {factor:g} b q > 0: the "
+                "pre-activation variance q is too large for E[act(u)^2] to be finite"
             )
 
     def hermite_coefficients(self, s, degree):
         s = _as_scales(s)
         beta = self.b * s * s
-        self._check(s * s)
+        self._check(s * s, factor=2.0)
         base = 1.0 - 2.0 * beta
         ratio = 2.0 * beta / base  # sigma^2 - 1
         out = np.zeros((s.shape[0], degree + 1))
@@ -865,6 +876,8 @@ class Gaussian(Activation):
 
     def dual_derivative(self, q_xx, q_yy, q_xy):
         qxx, qyy, qxy = (np.asarray(x, dtype=np.float64) for x in (q_xx, q_yy, q_xy))
+        self._check(qxx)
+        self._check(qyy)
         D = np.sqrt((1 - 2 * self.b * qxx) * (1 - 2 * self.b * qyy) - 4 * self.b**2 * qxy**2)
         return 4.0 * self.a**2 * self.b**2 * qxy / D**3
 
