@@ -141,7 +141,8 @@ def allocate_dimensions(weights, total, exact_dims=None):
     Returns
     -------
     dims : list of int
-        Summing to ``total``; zero exactly where the weight is zero.
+        Summing to ``total``; zero where the weight is zero, and for the smallest weights when
+        ``total`` is too small to give every positive weight a column.
     exact : list of bool
         Which entries use their exact representation.
 
@@ -173,11 +174,15 @@ def allocate_dimensions(weights, total, exact_dims=None):
         if not changed or not active.any():
             break
     if active.any():
-        if free < active.sum():
+        if free < 1:
             raise ValueError(
-                f"{total} columns are too few for {int(active.sum())} sketches; increase "
-                "n_components or decrease degree"
+                f"{total} columns are too few for the exact parts of this feature map; "
+                "increase n_components"
             )
+        # too few columns for one each: drop the sketches that matter least
+        while free < active.sum():
+            i = int(np.argmin(np.where(active, w, np.inf)))
+            active[i] = False
         share = free * w * active / w[active].sum()
         base = np.where(active, np.maximum(np.floor(share), 1), 0).astype(np.int64)
         rest = free - base.sum()

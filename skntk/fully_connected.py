@@ -136,6 +136,9 @@ class _FullyConnectedSketch(FeatureMapMixin):
     def _fit_taylor(self, X, rng):
         d = X.shape[1]
         p = self.degree
+        if self.n_components < 2:
+            raise ValueError("the taylor method needs n_components >= 2 (one column is the "
+                             f"constant term); got {self.n_components}")
         coef, err = fit_dot_product_polynomial(
             self._layers, p, self._kernel == "ntk", cosine_distribution(X)
         )
@@ -212,6 +215,13 @@ class _FullyConnectedSketch(FeatureMapMixin):
         want_ntk = self._kernel == "ntk"
         m = self.n_components
         has_bias = b > 0
+        minimum = 2 + has_bias + (2 if want_ntk else 0)
+        if m < minimum:
+            parts = "the constant term, the bias" if has_bias else "the constant term"
+            raise ValueError(
+                f"the hermite method needs n_components >= {minimum} here (columns for {parts} "
+                f"and at least one sketched column per part); got {m}"
+            )
         # exact scalar recursion at the median training variance sizes each layer's budget
         q = W * W * float(np.median(_host_sq_norms(X))) / d + b * b
         t_diag = q
@@ -246,6 +256,8 @@ class _FullyConnectedSketch(FeatureMapMixin):
             extra = [len(common) and l + 1 if len(common) == 2 else len(common)
                      for l in range(1, p + 1)]
             reserve = sum(extra[l] for l in range(p) if dims[l] > 0 and not exact[l])
+            if reserve and budget - reserve < 2 * p:  # too few columns: no exact split
+                common, extra, reserve = [], [0] * p, 0
             if reserve:
                 dims, exact = allocate_dimensions(
                     weights, budget - reserve, [in_dim] + [None] * (p - 1))
