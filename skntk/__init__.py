@@ -1,7 +1,8 @@
 """skntk: scikit-learn compatible randomized feature maps for neural network kernels."""
 
+from .finite_width import FiniteWidthNTK, empirical_ntk
 from .fully_connected import NNGPSketch, NTKSketch
 
 __version__ = "0.1.0.dev0"
 
-__all__ = ["NTKSketch", "NNGPSketch", "__version__"]
+__all__ = ["NTKSketch", "NNGPSketch", "FiniteWidthNTK", "empirical_ntk", "__version__"]

@@ -199,3 +199,35 @@ def allocate_dimensions(weights, total, exact_dims=None):
             rest += 1
         dims = np.where(active, base, dims)
     return [int(v) for v in dims], exact
+
+
+def allocate_with_overhead(weights, total, exact_dims, overhead):
+    """:func:`allocate_dimensions` where each *sketched* entry ``l`` also costs ``overhead[l]``
+    fixed columns; the block widths ``dims[l] + overhead[l]`` (sketched) or ``dims[l]`` sum to
+    ``total`` exactly.
+
+    Returns
+    -------
+    dims, exact : as in :func:`allocate_dimensions`
+    padding : int
+        Zero columns to append (only when nothing is sketched and exact blocks leave room).
+    """
+    k = len(weights)
+    reserve = 0
+    for _ in range(8):
+        dims, exact = allocate_dimensions(weights, max(total - reserve, 1), exact_dims)
+        needed = sum(overhead[l] for l in range(k) if dims[l] > 0 and not exact[l])
+        if needed == reserve:
+            break
+        reserve = needed
+    widths = [dims[l] + (overhead[l] if dims[l] > 0 and not exact[l] else 0) for l in range(k)]
+    diff = total - sum(widths)
+    sketched = [l for l in range(k) if dims[l] > 0 and not exact[l]]
+    if diff and sketched:
+        i = max(sketched, key=lambda l: dims[l])
+        if dims[i] + diff >= 1:
+            dims[i] += diff
+            diff = 0
+    if diff < 0:
+        raise ValueError(f"{total} columns are too few for this feature map")
+    return dims, exact, diff

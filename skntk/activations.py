@@ -335,9 +335,13 @@ class ABReLU(Activation):
         Uses ``E[act act] = (a-b)^2 S / (2 pi) + q_xy E[act' act']``: one ``sqrt`` and one
         ``arctan2`` per pair, no full-size temporaries beyond two.
         """
-        q = q_xy
+        q = np.asarray(q_xy)
         dtype = q.dtype if q.dtype in (np.float32, np.float64) else np.float64
-        q = np.asarray(q, dtype=dtype)
+        shape = np.broadcast_shapes(np.shape(q_xx), np.shape(q_yy), q.shape)
+        if q.ndim == 0 or q.shape != shape:  # 0-d or broadcast input: work on a full copy
+            q = np.array(np.broadcast_to(q, shape), dtype=dtype, ndmin=1)
+        else:
+            q = np.asarray(q, dtype=dtype)
         S = np.empty(q.shape, dtype=dtype)
         np.multiply(np.asarray(q_xx, dtype=dtype), np.asarray(q_yy, dtype=dtype), out=S)
         tmp = np.multiply(q, q)
@@ -351,6 +355,8 @@ class ABReLU(Activation):
         q *= kp
         S *= c1
         q += S
+        if len(shape) == 0:
+            q, kp = q.reshape(()), kp.reshape(())
         return q, (kp if with_derivative else None)
 
     def dual(self, q_xx, q_yy, q_xy):

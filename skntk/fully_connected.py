@@ -10,11 +10,15 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from ._backend import asarray_like, get_namespace, is_numpy_namespace, to_numpy
-from ._estimator import FeatureMapMixin, activation_constraint, allocate_dimensions
+from ._estimator import (
+    FeatureMapMixin,
+    activation_constraint,
+    allocate_with_overhead,
+)
 from ._taylor import cosine_distribution, fit_dot_product_polynomial
 from .activations import get_activation
 from .architectures import fully_connected
-from .sketching import PolySketch, TensorSRHT
+from .sketching import SRHT, PolySketch, TensorSRHT
 
 __all__ = ["NTKSketch", "NNGPSketch"]
 
@@ -126,19 +130,25 @@ class _FullyConnectedSketch(FeatureMapMixin):
         self._layers = fully_connected(
             self.depth, self.activation_, self.weight_std, self.bias_std
         )
+        # Below the smallest width a method can lay out (its exact columns plus one sketched
+        # column per part), compute at that width and compress with an unbiased SRHT.
+        has_bias = self.bias_std > 0
+        minimum = 2 if self.method_ == "taylor" else (
+            2 + has_bias + (2 if self._kernel == "ntk" else 0))
+        self._internal_components = max(self.n_components, minimum)
         if self.method_ == "taylor":
             self._fit_taylor(X, rng)
         else:
             self._fit_hermite(X, rng)
+        self._compress = None
+        if self._internal_components > self.n_components:
+            self._compress = SRHT(self._internal_components, self.n_components, rng)
         return self
 
     # -- one-shot Taylor sketch ------------------------------------------------------------
     def _fit_taylor(self, X, rng):
         d = X.shape[1]
         p = self.degree
-        if self.n_components < 2:
-            raise ValueError("the taylor method needs n_components >= 2 (one column is the "
-                             f"constant term); got {self.n_components}")
         coef, err = fit_dot_product_polynomial(
             self._layers, p, self._kernel == "ntk", cosine_distribution(X)
         )
@@ -146,30 +156,27 @@ class _FullyConnectedSketch(FeatureMapMixin):
         self.polynomial_error_ = err
         # column budget: degree 0 takes one column; sqrt(l) approximates the standard deviation
         # of the degree-l sketch's inner products (the PolySketch tree's variance grows ~ l)
-        weights = np.sqrt(coef[1:]) * np.sqrt(coef[1:]) * np.sqrt(np.arange(1, p + 1))
+        weights = coef[1:] * np.sqrt(np.arange(1, p + 1))
         exact = [d, d * (d + 1) // 2] + [None] * (p - 2)
+        budget = self._internal_components - 1
         # The mean direction mu of the unit rows is common to all pairs; sketched degrees carry
-        # the exact scalar (x^.mu)^l in one extra column each (see ``_split_common``).
+        # the exact scalar (x^.mu)^l in one extra column each (see ``_transform_taylor``).
         mean = _unit_row_mean(X)
-        self._mean_direction = mean / np.linalg.norm(mean) if (
-            np.linalg.norm(mean) >= _MEAN_DIRECTION_MIN) else None
-        budget = self.n_components - 1
-        dims, is_exact = allocate_dimensions(weights, budget, exact[:p])
-        if self._mean_direction is not None:
-            n_sketched = sum(1 for l in range(p) if dims[l] > 0 and not is_exact[l])
-            dims, is_exact = allocate_dimensions(weights, budget - n_sketched, exact[:p])
-            for l in range(p):
-                if dims[l] > 0 and not is_exact[l]:
-                    dims[l] += 1
-        self.degree_dims_ = dims
+        use_mean = np.linalg.norm(mean) >= _MEAN_DIRECTION_MIN and budget >= 2 * p
+        self._mean_direction = mean / np.linalg.norm(mean) if use_mean else None
+        dims, is_exact, self._padding = allocate_with_overhead(
+            weights, budget, exact[:p], [1 if use_mean else 0] * p
+        )
+        self.degree_dims_ = [
+            dims[l] + (1 if use_mean and dims[l] > 0 and not is_exact[l] else 0) for l in range(p)
+        ]
         self.exact_degrees_ = [l + 1 for l in range(p) if is_exact[l]]
         sketched = [l for l in range(1, p + 1) if dims[l - 1] > 0 and not is_exact[l - 1]]
         self._poly = None
         if sketched:
-            common = 1 if self._mean_direction is not None else 0
-            out = [max(dims[l - 1] - common, 1) if l in sketched else 1 for l in range(1, p + 1)]
-            self._poly = PolySketch(d, max(sketched), out[: max(sketched)], rng)
-            if common:
+            out = [max(dims[l - 1], 1) for l in range(1, max(sketched) + 1)]
+            self._poly = PolySketch(d, max(sketched), out, rng)
+            if use_mean:
                 self._mean_sketch = [
                     q[0] for q in self._poly.transform(self._mean_direction[None, :])
                 ]
@@ -202,6 +209,8 @@ class _FullyConnectedSketch(FeatureMapMixin):
             else:
                 block = Q[l - 1]
             blocks.append(block * math.sqrt(coef[l]))
+        if self._padding:
+            blocks.append(xp.zeros((n, self._padding), dtype=dtype))
         Z = _hcat(blocks, xp)
         scale = np.sqrt(_host_sq_norms(X)) / math.sqrt(d)
         return Z * _device(scale, Z, dtype)[:, None]
@@ -213,15 +222,8 @@ class _FullyConnectedSketch(FeatureMapMixin):
         act = self.activation_
         W, b = float(self.weight_std), float(self.bias_std)
         want_ntk = self._kernel == "ntk"
-        m = self.n_components
+        m = self._internal_components
         has_bias = b > 0
-        minimum = 2 + has_bias + (2 if want_ntk else 0)
-        if m < minimum:
-            parts = "the constant term, the bias" if has_bias else "the constant term"
-            raise ValueError(
-                f"the hermite method needs n_components >= {minimum} here (columns for {parts} "
-                f"and at least one sketched column per part); got {m}"
-            )
         # exact scalar recursion at the median training variance sizes each layer's budget
         q = W * W * float(np.median(_host_sq_norms(X))) / d + b * b
         t_diag = q
@@ -252,25 +254,21 @@ class _FullyConnectedSketch(FeatureMapMixin):
             common = ([in_dim - 1] if has_bias else []) if layer == 0 else (
                 [0] + ([in_dim - 1] if has_bias else []))
             budget = phi_dim - 1 - has_bias
-            dims, exact = allocate_dimensions(weights, budget, [in_dim] + [None] * (p - 1))
-            extra = [len(common) and l + 1 if len(common) == 2 else len(common)
-                     for l in range(1, p + 1)]
-            reserve = sum(extra[l] for l in range(p) if dims[l] > 0 and not exact[l])
-            if reserve and budget - reserve < 2 * p:  # too few columns: no exact split
-                common, extra, reserve = [], [0] * p, 0
-            if reserve:
-                dims, exact = allocate_dimensions(
-                    weights, budget - reserve, [in_dim] + [None] * (p - 1))
+            if budget < 2 * p + (p + 1) * (p + 2) // 2:  # too few columns for the exact split
+                common = []
+            overhead = [(l + 1 if len(common) == 2 else len(common)) for l in range(1, p + 1)]
+            dims, exact, padding = allocate_with_overhead(
+                weights, budget, [in_dim] + [None] * (p - 1), overhead
+            )
             sketched = [l for l in range(1, p + 1) if dims[l - 1] > 0 and not exact[l - 1]]
             poly = None
             if sketched:
                 top = max(sketched)
                 poly = PolySketch(in_dim, top, [max(dims[l], 1) for l in range(top)], rng)
-            block_dims = [dims[l] + (extra[l] if dims[l] > 0 and not exact[l] else 0)
-                          for l in range(p)]
-            tensor = TensorSRHT(psi_dim, 1 + sum(block_dims), t_dim, rng) if want_ntk else None
+            tensor = TensorSRHT(psi_dim, budget + 1, t_dim, rng) if want_ntk else None
             self._hermite_layers.append({"dims": dims, "exact": exact, "poly": poly,
-                                         "tensor": tensor, "common": common})
+                                         "tensor": tensor, "common": common,
+                                         "padding": padding})
             in_dim, psi_dim, q = phi_dim, phi_dim + t_dim, q_next
         self.layer_dims_ = [lay["dims"] for lay in self._hermite_layers]
 
@@ -326,11 +324,12 @@ class _FullyConnectedSketch(FeatureMapMixin):
                 else:
                     blocks.append(Q[l - 1])
             like = next(blk for blk in blocks if blk is not None)
-            phi_new = _weighted(blocks, _device(coefs[0] * W, like, dtype), xp)
+            pad = [xp.zeros((n, lay["padding"]), dtype=dtype)] if lay["padding"] else []
+            phi_new = _hcat([_weighted(blocks, _device(coefs[0] * W, like, dtype), xp)] + pad, xp)
             if b > 0:
                 phi_new = _hcat([phi_new, xp.ones((n, 1), dtype=dtype) * b], xp)
             if want_ntk:
-                dphi = _weighted(blocks, _device(coefs[1], like, dtype), xp)
+                dphi = _hcat([_weighted(blocks, _device(coefs[1], like, dtype), xp)] + pad, xp)
                 psi = _hcat([phi_new, lay["tensor"].transform(_to_dense(psi), dphi) * W], xp)
             phi = phi_new
             e_act, _ = self.activation_.duals(q, q, q.copy(), False)
@@ -340,8 +339,10 @@ class _FullyConnectedSketch(FeatureMapMixin):
     def _transform_batch(self, X):
         xp = get_namespace(X)
         if self.method_ == "taylor":
-            return self._transform_taylor(X, xp)
-        return self._transform_hermite(X, xp)
+            Z = self._transform_taylor(X, xp)
+        else:
+            Z = self._transform_hermite(X, xp)
+        return Z if self._compress is None else self._compress.transform(Z)
 
 
 def _host_sq_norms(X):
