@@ -2,7 +2,15 @@
 
 from .finite_width import FiniteWidthNTK, empirical_ntk
 from .fully_connected import NNGPSketch, NTKSketch
+from .random_features import NTKRandomFeatures
 
 __version__ = "0.1.0.dev0"
 
-__all__ = ["NTKSketch", "NNGPSketch", "FiniteWidthNTK", "empirical_ntk", "__version__"]
+__all__ = [
+    "NTKSketch",
+    "NNGPSketch",
+    "NTKRandomFeatures",
+    "FiniteWidthNTK",
+    "empirical_ntk",
+    "__version__",
+]

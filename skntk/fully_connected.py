@@ -228,6 +228,8 @@ class _FullyConnectedSketch(FeatureMapMixin):
         q = W * W * float(np.median(_host_sq_norms(X))) / d + b * b
         t_diag = q
         in_dim = psi_dim = d + has_bias
+        # columns of psi that are exact and common to all rows (bias, r_0 terms, exact products)
+        psi_common = [d] if has_bias else []
         self._hermite_layers = []
         for layer in range(self.depth):
             last = layer == self.depth - 1
@@ -265,10 +267,16 @@ class _FullyConnectedSketch(FeatureMapMixin):
             if sketched:
                 top = max(sketched)
                 poly = PolySketch(in_dim, top, [max(dims[l], 1) for l in range(top)], rng)
-            tensor = TensorSRHT(psi_dim, budget + 1, t_dim, rng) if want_ntk else None
+            tensor, tensor_common = None, []
+            if want_ntk:
+                # psi_c (x) dphi_c (dphi's r'_0 column) is represented exactly, the rest sketched
+                tensor_common = psi_common if t_dim - len(psi_common) >= max(t_dim // 2, 1) else []
+                tensor = TensorSRHT(psi_dim, budget + 1, t_dim - len(tensor_common), rng)
             self._hermite_layers.append({"dims": dims, "exact": exact, "poly": poly,
                                          "tensor": tensor, "common": common,
-                                         "padding": padding})
+                                         "padding": padding, "tensor_common": tensor_common})
+            psi_common = [0] + ([phi_dim - 1] if has_bias else []) + [
+                phi_dim + i for i in range(len(tensor_common))]
             in_dim, psi_dim, q = phi_dim, phi_dim + t_dim, q_next
         self.layer_dims_ = [lay["dims"] for lay in self._hermite_layers]
 
@@ -330,7 +338,12 @@ class _FullyConnectedSketch(FeatureMapMixin):
                 phi_new = _hcat([phi_new, xp.ones((n, 1), dtype=dtype) * b], xp)
             if want_ntk:
                 dphi = _hcat([_weighted(blocks, _device(coefs[1], like, dtype), xp)] + pad, xp)
-                psi = _hcat([phi_new, lay["tensor"].transform(_to_dense(psi), dphi) * W], xp)
+                t = lay["tensor"].transform(_to_dense(psi), dphi)
+                if lay["tensor_common"]:
+                    Pc, pc = _common_part(psi, lay["tensor_common"], xp)
+                    Dc, dc = _common_part(dphi, [0], xp)
+                    t = _hcat([pc * dc, t - lay["tensor"].transform(_to_dense(Pc), Dc)], xp)
+                psi = _hcat([phi_new, t * W], xp)
             phi = phi_new
             e_act, _ = self.activation_.duals(q, q, q.copy(), False)
             q = W * W * np.asarray(e_act) + b * b

@@ -178,6 +178,8 @@ def _sample_coordinates(rng, population, m):
     """
     reps, rest = divmod(m, population)
     drawn = sample_without_replacement(population, rest, random_state=rng).astype(np.int64)
+    if reps == 0:  # the usual case; avoids materializing range(population) at all
+        return np.sort(drawn)
     full = np.tile(np.arange(population, dtype=np.int64), reps)
     return np.sort(np.concatenate([full, drawn]))
 

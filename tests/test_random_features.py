@@ -1,0 +1,249 @@
+"""Tests of NTKRandomFeatures: unbiasedness, bias at depth > 1, leverage sampling, accuracy and
+scikit-learn citizenship."""
+
+import pickle
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from scipy import stats
+from sklearn.base import clone
+from sklearn.datasets import load_digits
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from skntk.kernels import nngp_kernel, ntk_kernel
+from skntk.random_features import NTKRandomFeatures, sample_leverage_gaussian
+
+KERNELS = {"ntk": ntk_kernel, "nngp": nngp_kernel}
+
+
+def rel_error(Z, K):
+    Z = np.asarray(Z, dtype=np.float64)
+    return np.linalg.norm(Z @ Z.T - K) / np.linalg.norm(K)
+
+
+# =============================================================================================
+# 1. scikit-learn citizenship
+# =============================================================================================
+
+
+@parametrize_with_checks(
+    [
+        NTKRandomFeatures(n_components=64),
+        NTKRandomFeatures(n_components=32, kernel="nngp", activation="erf", bias_std=0.5),
+        NTKRandomFeatures(n_components=32, depth=2, leverage_sampling=True, bias_std=0.3),
+    ]
+)
+def test_sklearn_compatible_estimator(estimator, check):
+    check(estimator)
+
+
+@pytest.fixture(scope="module")
+def small_data():
+    return np.random.default_rng(0).standard_normal((20, 7))
+
+
+@pytest.mark.parametrize("kernel", ["ntk", "nngp"])
+@pytest.mark.parametrize("bias_std", [0.0, 0.5])
+@pytest.mark.parametrize("depth", [1, 3])
+@pytest.mark.parametrize("n_components", [1, 2, 3, 17, 64])
+def test_exact_number_of_columns(small_data, kernel, bias_std, depth, n_components):
+    est = NTKRandomFeatures(
+        n_components, depth=depth, kernel=kernel, bias_std=bias_std, random_state=0
+    )
+    Z = est.fit_transform(small_data)
+    assert Z.shape == (20, n_components)
+    if n_components > 2:
+        assert est.phi_dim_ + est.tensor_dim_ + (bias_std > 0) == n_components
+    assert np.all(np.isfinite(Z))
+
+
+def test_float32_in_float32_out(small_data):
+    est = NTKRandomFeatures(128, depth=2, bias_std=0.5, random_state=0)
+    Z64 = est.fit(small_data).transform(small_data)
+    Z32 = est.transform(small_data.astype(np.float32))
+    assert Z64.dtype == np.float64 and Z32.dtype == np.float32
+    np.testing.assert_allclose(Z32, Z64, rtol=1e-3, atol=1e-4)
+    # fitting on float32 stores float32 matrices drawn from the same numbers
+    est32 = clone(est).fit(small_data.astype(np.float32))
+    assert est32.weights_[0].dtype == np.float32
+    np.testing.assert_allclose(est32.transform(small_data), Z64, rtol=1e-3, atol=1e-4)
+
+
+@pytest.mark.parametrize("fmt", ["csr", "csc"])
+@pytest.mark.parametrize("kernel", ["ntk", "nngp"])
+def test_sparse_equals_dense(fmt, kernel):
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((15, 30)) * (rng.random((15, 30)) < 0.2)
+    est = NTKRandomFeatures(64, depth=2, kernel=kernel, bias_std=0.2, random_state=0).fit(X)
+    Zs = est.transform(sp.csr_matrix(X).asformat(fmt))
+    np.testing.assert_allclose(Zs, est.transform(X), rtol=1e-10, atol=1e-12)
+    est_s = clone(est).fit(sp.csr_matrix(X).asformat(fmt))
+    np.testing.assert_allclose(est_s.transform(X), est.transform(X), rtol=1e-10, atol=1e-12)
+
+
+def test_zero_rows_finite():
+    X = np.zeros((3, 5))
+    Z = NTKRandomFeatures(32, depth=2, activation="gelu", random_state=0).fit_transform(X)
+    assert np.all(np.isfinite(Z))
+
+
+def test_clone_pickle_and_reproducibility(small_data):
+    est = NTKRandomFeatures(48, depth=2, leverage_sampling=True, random_state=3).fit(small_data)
+    Z = est.transform(small_data)
+    np.testing.assert_array_equal(pickle.loads(pickle.dumps(est)).transform(small_data), Z)
+    np.testing.assert_array_equal(clone(est).fit(small_data).transform(small_data), Z)
+    other = NTKRandomFeatures(48, depth=2, leverage_sampling=True, random_state=4)
+    assert not np.allclose(other.fit_transform(small_data), Z)
+
+
+def test_bad_configurations(small_data):
+    with pytest.raises(ValueError, match="pointwise"):
+        NTKRandomFeatures(16, activation="normalized_gaussian").fit(small_data)
+    with pytest.raises(ValueError, match="homogeneous"):
+        NTKRandomFeatures(16, activation="erf", leverage_sampling=True).fit(small_data)
+    est = NTKRandomFeatures(16, random_state=0).fit(small_data)
+    with pytest.raises(ValueError):
+        est.transform(small_data[:, :3])
+    bad = small_data.copy()
+    bad[0, 0] = np.nan
+    with pytest.raises(ValueError):
+        est.transform(bad)
+
+
+# =============================================================================================
+# 2. Unbiasedness at depth 1, bias of order 1/width deeper
+# =============================================================================================
+
+_X_UNBIASED = np.random.RandomState(0).randn(5, 4)
+_K_CACHE = {}
+
+
+def _exact(kernel, **kw):
+    key = (kernel, tuple(sorted(kw.items())))
+    if key not in _K_CACHE:
+        _K_CACHE[key] = KERNELS[kernel](_X_UNBIASED, **kw)
+    return _K_CACHE[key]
+
+
+@pytest.mark.parametrize("kernel", ["ntk", "nngp"])
+@pytest.mark.parametrize("bias_std", [0.0, 0.7])
+@pytest.mark.parametrize(
+    ("activation", "leverage"),
+    [("relu", False), ("relu", True), ("erf", False), ("gelu", False), ("tanh", False)],
+)
+def test_unbiased_depth_one(activation, leverage, bias_std, kernel):
+    """Mean of Z Z^T over seeds equals the exact kernel within a few standard errors."""
+    X = _X_UNBIASED
+    K = _exact(kernel, activation=activation, bias_std=bias_std)
+    n_seeds = 150
+    grams = np.empty((n_seeds,) + K.shape)
+    for s in range(n_seeds):
+        est = NTKRandomFeatures(
+            32, activation=activation, bias_std=bias_std, kernel=kernel,
+            leverage_sampling=leverage, random_state=s,
+        )
+        Z = est.fit_transform(X)
+        grams[s] = Z @ Z.T
+    mean = grams.mean(axis=0)
+    se = grams.std(axis=0, ddof=1) / np.sqrt(n_seeds)
+    # the test has power: standard errors are a few percent of the kernel
+    assert np.max(se / np.abs(K).max()) < 0.05
+    z = np.abs(mean - K) / se
+    assert z.max() < 5.0, (z.max(), mean, K)
+
+
+@pytest.mark.parametrize(("activation", "bias_std"), [("relu", 0.0), ("erf", 0.5)])
+def test_bias_depth_two_falls_like_one_over_width(activation, bias_std):
+    """At depth 2 the hidden layer's sampling leaves a bias ~ 1/width.
+
+    The hidden width ``h`` is set apart from the (large) last layer, so the mean over seeds is
+    dominated by the hidden layer. Its first-order noise is removed with a control variate: the
+    hidden layer's own NNGP estimate ``W^2 <phi_1(x), phi_1(y)> + b^2`` (rebuilt from the public
+    ``weights_[0]`` and ``feature_scales_[0]``), whose mean is the exact depth-1 NNGP. The bias
+    (second order in the hidden noise) survives. Quadrupling ``h`` must divide it by about 4
+    (at least by 2 here, allowing for the Monte-Carlo error)."""
+    from skntk.activations import get_activation
+
+    act = get_activation(activation)
+    X = np.random.RandomState(1).randn(5, 4)
+    d = X.shape[1]
+    K = ntk_kernel(X, depth=2, activation=activation, bias_std=bias_std).ravel()
+    K1 = nngp_kernel(X, depth=1, activation=activation, bias_std=bias_std).ravel()
+    n_seeds = 700
+    biases, ses = [], []
+    for h in (2, 8):
+        Y = np.empty((n_seeds, K.size))
+        C = np.empty((n_seeds, K.size))
+        for s in range(n_seeds):
+            est = NTKRandomFeatures(
+                512, depth=2, activation=activation, bias_std=bias_std, hidden_width=h,
+                random_state=s,
+            ).fit(X)
+            Z = est.transform(X)
+            Y[s] = (Z @ Z.T).ravel()
+            G = est.weights_[0]
+            z = X @ G[:d] / np.sqrt(d) + (bias_std * G[-1] if bias_std > 0 else 0.0)
+            phi = act.value(z) * est.feature_scales_[0]
+            C[s] = (phi @ phi.T + bias_std**2).ravel()
+        Yc, Cc = Y - Y.mean(axis=0), C - C.mean(axis=0)
+        beta = (Yc * Cc).sum(axis=0) / (Cc * Cc).sum(axis=0)
+        adjusted = Y - beta * (C - K1)
+        biases.append(np.linalg.norm(adjusted.mean(axis=0) - K))
+        ses.append(np.sqrt(np.sum(adjusted.var(axis=0, ddof=1)) / n_seeds))
+    assert biases[0] > 3 * ses[0], ("the bias at h = 2 must be measurable", biases, ses)
+    assert biases[1] < biases[0] / 2 + 2 * ses[1], (biases, ses)
+    print("bias, se at h = 2, 8:", biases, ses)
+
+
+# =============================================================================================
+# 3. Leverage-score sampling
+# =============================================================================================
+
+
+@pytest.mark.parametrize("dim", [3, 50, 785])
+def test_leverage_density_radius_and_direction(dim):
+    w, r2 = sample_leverage_gaussian(dim, 4000, np.random.default_rng(0))
+    np.testing.assert_allclose((w**2).sum(axis=0), r2, rtol=1e-10)
+    # |w|^2 ~ chi^2(dim + 2)
+    assert stats.kstest(r2, stats.chi2(dim + 2).cdf).pvalue > 1e-3
+    # the direction is uniform: u_1^2 ~ Beta(1/2, (dim - 1)/2)
+    u1 = w[0] ** 2 / r2
+    assert stats.kstest(u1, stats.beta(0.5, (dim - 1) / 2).cdf).pvalue > 1e-3
+    # and chi^2(dim) (plain Gaussian norms) is rejected: the test has power (in high
+    # dimension the two laws differ by less than 4000 samples can tell)
+    if dim <= 50:
+        assert stats.kstest(r2, stats.chi2(dim).cdf).pvalue < 1e-6
+
+
+def test_leverage_estimator_weights_and_scales():
+    X = np.random.default_rng(0).standard_normal((10, 20))
+    est = NTKRandomFeatures(3000, leverage_sampling=True, bias_std=0.5, random_state=0).fit(X)
+    G = est.weights_[0]
+    D = 21  # 20 inputs + the bias row
+    r2 = (G.astype(np.float64) ** 2).sum(axis=0)
+    assert stats.kstest(r2, stats.chi2(D + 2).cdf).pvalue > 1e-3
+    # order-1 features carry the importance weight sqrt(D / |w|^2) (times 1/sqrt(m))
+    np.testing.assert_allclose(est.feature_scales_[0], np.sqrt(D / r2) / np.sqrt(3000))
+    plain = NTKRandomFeatures(3000, bias_std=0.5, random_state=0).fit(X)
+    r2p = (plain.weights_[0] ** 2).sum(axis=0)
+    assert stats.kstest(r2p, stats.chi2(D).cdf).pvalue > 1e-3
+
+
+# =============================================================================================
+# 4. Accuracy against the published implementation (ReLU, depth 2, 12288 features)
+# =============================================================================================
+
+
+@pytest.mark.parametrize(("dataset", "published"), [("gaussian", 0.057), ("digits", 0.063)])
+def test_accuracy_relu_depth2(dataset, published):
+    if dataset == "gaussian":
+        X = np.random.default_rng(0).standard_normal((2000, 784))
+    else:
+        X = load_digits().data[:2000]
+    K = ntk_kernel(X, depth=2)
+    X32 = X.astype(np.float32)  # float32 halves the cost of the 12288 x 12288 hidden layer
+    est = NTKRandomFeatures(12288, depth=2, random_state=0).fit(X32)
+    err = rel_error(est.transform(X32), K)
+    print(f"{dataset}: relative Frobenius error {err:.4f} (published {published})")
+    assert err <= published, err
