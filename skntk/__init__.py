@@ -1,5 +1,6 @@
 """skntk: scikit-learn compatible randomized feature maps for neural network kernels."""
 
+from .convolutional import CNTKSketch
 from .finite_width import FiniteWidthNTK, empirical_ntk
 from .fully_connected import NNGPSketch, NTKSketch
 from .random_features import NTKRandomFeatures
@@ -10,6 +11,7 @@ __all__ = [
     "NTKSketch",
     "NNGPSketch",
     "NTKRandomFeatures",
+    "CNTKSketch",
     "FiniteWidthNTK",
     "empirical_ntk",
     "__version__",
