@@ -18,11 +18,11 @@ from .activations import Activation
 __all__ = ["FeatureMapMixin", "allocate_dimensions", "activation_constraint"]
 
 
-class _ActivationConstraint:
-    """Parameter constraint: a name, an Activation or a callable (validated in fit)."""
-
-
 def activation_constraint():
+    """``_parameter_constraints`` entry for ``activation``: a name, an Activation or a callable.
+
+    The name itself is validated in ``fit`` by :func:`skntk.activations.get_activation`.
+    """
     return [str, Activation, callable]
 
 
