@@ -21,7 +21,7 @@ from .architectures import (
     gap_network,
     myrtle_network,
 )
-from .fully_connected import _fold_tail, _symmetric_power
+from .fully_connected import _symmetric_power, hermite_layer_coefficients
 from .kernels import check_images
 from .sketching import SRHT, PolySketch, TensorSRHT
 
@@ -181,18 +181,6 @@ def _avg_pool(phi):
     hn, wn = h // 2, w // 2
     phi = phi[:, : 2 * hn, : 2 * wn]
     return phi.reshape(n, hn, 2, wn, 2, d).mean(axis=(2, 4))
-
-
-def _coefficients(act, q, p, want_derivative):
-    """Hermite coefficients at variances ``q`` with the tail folded into the top degrees."""
-    s = np.sqrt(np.maximum(q, 0.0))
-    extra = 4 * p + 24
-    e_act, e_der = act.duals(q, q, q.copy(), want_derivative)
-    out = [_fold_tail(act.hermite_coefficients(s, extra), np.asarray(e_act), p)]
-    if want_derivative:
-        rd = act.derivative_hermite_coefficients(s, extra)
-        out.append(_fold_tail(rd, np.asarray(e_der), p))
-    return out
 
 
 class CNTKSketch(FeatureMapMixin):
@@ -586,7 +574,7 @@ class CNTKSketch(FeatureMapMixin):
             rows = n * h * w
             U = conv.reshape(rows, dc)
             q = variances[lay["index"]].reshape(rows)
-            coefs = _coefficients(act, q, p, want_ntk)
+            coefs, _ = hermite_layer_coefficients(act, q, p, want_ntk)
             norms = np.sqrt(np.einsum("ij,ij->i", U, U, dtype=np.float64))
             inv = np.where(norms > 0, 1.0 / np.where(norms > 0, norms, 1.0), 0.0)
             U = U * inv.astype(dtype)[:, None]

@@ -280,21 +280,6 @@ class _FullyConnectedSketch(FeatureMapMixin):
             in_dim, psi_dim, q = phi_dim, phi_dim + t_dim, q_next
         self.layer_dims_ = [lay["dims"] for lay in self._hermite_layers]
 
-    def _coefficients(self, q, want_derivative):
-        """Hermite coefficients at per-row variances ``q``, with the truncated tail's energy
-        folded into the top even and odd degrees so that ``sum_l r_l^2 = E[act^2]`` exactly
-        (likewise for the derivative): feature norms, hence the kernel's diagonal, stay exact."""
-        act = self.activation_
-        p = self.degree
-        s = np.sqrt(np.maximum(q, 0.0))
-        extra = 4 * p + 24
-        e_act, e_der = act.duals(q, q, q.copy(), want_derivative)
-        out = [_fold_tail(act.hermite_coefficients(s, extra), np.asarray(e_act), p)]
-        if want_derivative:
-            rd = act.derivative_hermite_coefficients(s, extra)
-            out.append(_fold_tail(rd, np.asarray(e_der), p))
-        return out
-
     def _transform_hermite(self, X, xp):
         d = X.shape[1]
         W, b = float(self.weight_std), float(self.bias_std)
@@ -310,7 +295,9 @@ class _FullyConnectedSketch(FeatureMapMixin):
                 phi = _hcat([phi, xp.ones((n, 1), dtype=dtype) * b], xp)
         psi = phi
         for lay in self._hermite_layers:
-            coefs = self._coefficients(q, want_ntk)
+            coefs, second_moment = hermite_layer_coefficients(
+                self.activation_, q, self.degree, want_ntk
+            )
             norms = np.sqrt(_host_sq_norms(phi))
             inv = np.where(norms > 0, 1.0 / np.where(norms > 0, norms, 1.0), 0.0)
             U = _scale_rows(phi, _device(inv, phi, dtype), xp)
@@ -345,8 +332,7 @@ class _FullyConnectedSketch(FeatureMapMixin):
                     t = _hcat([pc * dc, t - lay["tensor"].transform(_to_dense(Pc), Dc)], xp)
                 psi = _hcat([phi_new, t * W], xp)
             phi = phi_new
-            e_act, _ = self.activation_.duals(q, q, q.copy(), False)
-            q = W * W * np.asarray(e_act) + b * b
+            q = W * W * second_moment + b * b  # exact variance recursion of the next layer
         return psi if want_ntk else phi
 
     def _transform_batch(self, X):
@@ -381,6 +367,38 @@ def _weighted(blocks, coef, xp):
         if block is not None:
             parts.append(block * coef[:, l : l + 1])
     return _hcat(parts, xp)
+
+
+def hermite_layer_coefficients(act, q, degree, want_derivative):
+    """Per-row Hermite coefficients of one layer, with the truncated tail folded in.
+
+    ``r_l(s)`` (and ``r'_l(s)``) at ``s = sqrt(q)`` for ``l = 0..degree``; the energy of the
+    degrees beyond is added to the top even and odd coefficients (:func:`_fold_tail`), so
+    ``sum_l r_l^2 = E[act(u)^2]`` exactly and feature norms, hence kernel diagonals, are exact.
+
+    Parameters
+    ----------
+    act : Activation
+    q : ndarray of shape (n,)
+        Exact pre-activation variances.
+    degree : int
+    want_derivative : bool
+
+    Returns
+    -------
+    coefficients : list of ndarray of shape (n, degree + 1)
+        ``[r]`` or ``[r, r']``.
+    second_moment : ndarray of shape (n,)
+        ``E[act(u)^2]``, the next layer's variance before its Dense layer.
+    """
+    s = np.sqrt(np.maximum(q, 0.0))
+    extra = 4 * degree + 24
+    e_act, e_der = act.duals(q, q, q.copy(), want_derivative)
+    out = [_fold_tail(act.hermite_coefficients(s, extra), np.asarray(e_act), degree)]
+    if want_derivative:
+        rd = act.derivative_hermite_coefficients(s, extra)
+        out.append(_fold_tail(rd, np.asarray(e_der), degree))
+    return out, np.asarray(e_act)
 
 
 def _fold_tail(r, energy, p):
