@@ -11,6 +11,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from ._backend import get_namespace
 from ._estimator import FeatureMapMixin, activation_constraint, allocate_dimensions
 from .activations import get_activation
 from .architectures import (
@@ -21,9 +22,11 @@ from .architectures import (
     gap_network,
     myrtle_network,
 )
-from .fully_connected import _symmetric_power, hermite_layer_coefficients
+from .fully_connected import _symmetric_power, _weighted, hermite_layer_coefficients
 from .kernels import check_images
 from .sketching import SRHT, PolySketch, TensorSRHT
+
+_NP = get_namespace()  # the NumPy namespace: CNTKSketch is NumPy-only for now
 
 __all__ = ["CNTKSketch", "pixel_variances"]
 
@@ -594,9 +597,9 @@ class CNTKSketch(FeatureMapMixin):
                         [_symmetric_power(e, l, _NP), Q[l - 1] - Qe], axis=1))
                 else:
                     blocks.append(Q[l - 1])
-            phi_rows = _weighted(blocks, coefs[0].astype(dtype))
+            phi_rows = _weighted(blocks, coefs[0].astype(dtype), _NP)
             if want_ntk:
-                dphi = _weighted(blocks, coefs[1].astype(dtype))
+                dphi = _weighted(blocks, coefs[1].astype(dtype), _NP)
                 psi_in = psi.reshape(rows, -1)
                 if lay["split"]:
                     psi_rows = np.concatenate([psi_in * dphi[:, :1], lay["tensor"].transform(
@@ -621,15 +624,6 @@ class CNTKSketch(FeatureMapMixin):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = False
         return tags
-
-
-def _weighted(blocks, coef):
-    """``[c_0, c_1 B_1, ..., c_p B_p]`` with per-row coefficients ``coef`` (n, p+1)."""
-    parts = [coef[:, :1]]
-    for l, block in enumerate(blocks, start=1):
-        if block is not None:
-            parts.append(block * coef[:, l : l + 1])
-    return np.concatenate(parts, axis=1)
 
 
 def _common_tables(poly, directions, top):

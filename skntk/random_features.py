@@ -278,7 +278,7 @@ class NTKRandomFeatures(FeatureMapMixin):
         m = int(self.n_components)
         budget = m - has_bias
         # column split of the last layer by the scalar recursion of the diagonal at the median
-        # squared norm (1-D Gaussian moments by Gauss-Hermite quadrature: only a budget split)
+        # squared norm (the activation's exact second moments; only a budget split)
         if sp.issparse(X):
             sq = np.asarray(X.multiply(X).sum(axis=1), dtype=np.float64).ravel()
         else:
@@ -286,7 +286,9 @@ class NTKRandomFeatures(FeatureMapMixin):
         q = W * W * float(np.median(sq)) / d + b * b
         t = q
         for layer in range(self.depth):
-            e_act, e_der = _second_moments(act, q, want_ntk)
+            qa = np.array(q, dtype=np.float64)
+            e_act, e_der = act.duals(qa, qa, qa.copy(), want_ntk)
+            e_act, e_der = float(e_act), float(e_der) if want_ntk else 0.0
             q_next = W * W * e_act + b * b
             if layer == self.depth - 1:
                 phi_size, t_size = W * W * e_act, W * W * t * e_der
@@ -375,20 +377,6 @@ class NTKRandomFeatures(FeatureMapMixin):
         if self._merge_signs is not None:
             out = out @ self._merge_signs.astype(dtype)[:, None]
         return out
-
-
-_GH_NODES, _GH_WEIGHTS = np.polynomial.hermite_e.hermegauss(96)
-_GH_WEIGHTS = _GH_WEIGHTS / _GH_WEIGHTS.sum()
-
-
-def _second_moments(act, q, with_derivative):
-    """``E[act(u)^2]`` and ``E[act'(u)^2]`` for ``u ~ N(0, q)`` (Gauss-Hermite, 96 nodes)."""
-    u = math.sqrt(max(q, 0.0)) * _GH_NODES
-    e_act = float(np.sum(_GH_WEIGHTS * np.asarray(act.value(u), dtype=np.float64) ** 2))
-    e_der = 0.0
-    if with_derivative:
-        e_der = float(np.sum(_GH_WEIGHTS * np.asarray(act.derivative(u), dtype=np.float64) ** 2))
-    return e_act, e_der
 
 
 def _hcat(blocks):
