@@ -60,6 +60,14 @@ class KernelState:
     variances : list
         Self states: filled with each activation layer's per-pixel pre-activation variances.
         Cross states: ``(var_x, var_y)`` pairs consumed in order by the activation layers.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skntk.architectures import Dense, KernelState
+    >>> state = KernelState(np.array([[0.5]]), np.zeros((1, 1)), 0, False, [])
+    >>> Dense(weight_std=2.0, bias_std=1.0).kernel(state).nngp  # 4 * 0.5 + 1
+    array([[3.]])
     """
 
     nngp: np.ndarray
@@ -96,6 +104,14 @@ class Dense:
     ----------
     weight_std, bias_std : float
         ``W`` and ``b``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skntk.architectures import Dense, KernelState
+    >>> state = KernelState(np.array([[0.5]]), np.array([[0.25]]), 0, False, [])
+    >>> float(Dense(1.0, 0.0).kernel(state).ntk[0, 0])  # q + W^2 T
+    0.75
     """
 
     def __init__(self, weight_std=1.0, bias_std=0.0):
@@ -122,6 +138,14 @@ class Conv:
 
     ``q'[p, p'] = W^2 / f^2 sum_delta q[p + delta, p' + delta] + b^2``;
     ``T' = q' + W^2 / f^2 sum_delta T[p + delta, p' + delta]``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skntk.architectures import Conv
+    >>> q = np.ones((1, 1, 3, 3, 3, 3))  # one pair of 3x3 images, all pixel pairs 1
+    >>> float(Conv(3).window_mean(q)[0, 0, 1, 1, 1, 1])  # interior: all 9 shifts inside
+    1.0
     """
 
     def __init__(self, filter_size=3, weight_std=1.0, bias_std=0.0):
@@ -164,7 +188,14 @@ class Conv:
 
 
 class Nonlinearity:
-    """Activation layer: ``q <- E[act(u) act(v)]``, ``T <- T E[act'(u) act'(v)]``."""
+    """Activation layer: ``q <- E[act(u) act(v)]``, ``T <- T E[act'(u) act'(v)]``.
+
+    Examples
+    --------
+    >>> from skntk.architectures import Nonlinearity
+    >>> Nonlinearity("relu")
+    Nonlinearity(ReLU())
+    """
 
     def __init__(self, activation):
         self.activation = get_activation(activation)
@@ -191,7 +222,16 @@ class Nonlinearity:
 
 
 class AvgPool:
-    """Average pooling 2x2, stride 2, VALID padding (odd trailing rows/columns are dropped)."""
+    """Average pooling 2x2, stride 2, VALID padding (odd trailing rows/columns are dropped).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skntk.architectures import AvgPool, KernelState
+    >>> q = np.arange(16.0).reshape(1, 1, 2, 2, 2, 2)
+    >>> AvgPool().kernel(KernelState(q, None, 2, False, [])).nngp.shape
+    (1, 1, 1, 1, 1, 1)
+    """
 
     def kernel(self, state):
         def pool(q):
@@ -213,7 +253,16 @@ class AvgPool:
 
 
 class GlobalAvgPool:
-    """Global average pooling: the mean over all pixel pairs; the state becomes non-spatial."""
+    """Global average pooling: the mean over all pixel pairs; the state becomes non-spatial.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skntk.architectures import GlobalAvgPool, KernelState
+    >>> q = np.ones((2, 3, 4, 4, 4, 4))
+    >>> GlobalAvgPool().kernel(KernelState(q, None, 2, False, [])).nngp.shape
+    (2, 3)
+    """
 
     def kernel(self, state):
         def pool(q):
@@ -227,7 +276,14 @@ class GlobalAvgPool:
 
 
 def fully_connected(depth, activation, weight_std=1.0, bias_std=0.0):
-    """``depth x [Dense, act] + Dense`` readout (``depth + 1`` Dense layers)."""
+    """``depth x [Dense, act] + Dense`` readout (``depth + 1`` Dense layers).
+
+    Examples
+    --------
+    >>> from skntk.architectures import fully_connected
+    >>> len(fully_connected(2, "relu"))  # Dense, act, Dense, act, Dense
+    5
+    """
     layers = []
     for _ in range(depth):
         layers += [Dense(weight_std, bias_std), Nonlinearity(activation)]
@@ -235,7 +291,14 @@ def fully_connected(depth, activation, weight_std=1.0, bias_std=0.0):
 
 
 def gap_network(depth, activation, weight_std=1.0, bias_std=0.0, filter_size=3):
-    """``depth x [Conv, act] + GlobalAvgPool + Dense``."""
+    """``depth x [Conv, act] + GlobalAvgPool + Dense``.
+
+    Examples
+    --------
+    >>> from skntk.architectures import gap_network
+    >>> [type(layer).__name__ for layer in gap_network(1, "relu")]
+    ['Conv', 'Nonlinearity', 'GlobalAvgPool', 'Dense']
+    """
     layers = []
     for _ in range(depth):
         layers += [Conv(filter_size, weight_std, bias_std), Nonlinearity(activation)]
@@ -243,7 +306,14 @@ def gap_network(depth, activation, weight_std=1.0, bias_std=0.0, filter_size=3):
 
 
 def myrtle_network(depth, activation, weight_std=1.0, bias_std=0.0, filter_size=3):
-    """Myrtle-5/7/10: blocks of ``[Conv, act]`` separated by ``AvgPool``, then GAP and Dense."""
+    """Myrtle-5/7/10: blocks of ``[Conv, act]`` separated by ``AvgPool``, then GAP and Dense.
+
+    Examples
+    --------
+    >>> from skntk.architectures import myrtle_network
+    >>> sum(type(layer).__name__ == "Conv" for layer in myrtle_network(5, "relu"))
+    4
+    """
     if depth not in MYRTLE_BLOCKS:
         raise ValueError(f"myrtle depth must be one of {sorted(MYRTLE_BLOCKS)}, got {depth}")
     layers = []

@@ -96,6 +96,15 @@ def pixel_variances(images, layers):
     -------
     list of ndarray of shape (n, H_l, W_l)
         One per activation layer, float64.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skntk.architectures import myrtle_network
+    >>> from skntk.convolutional import pixel_variances
+    >>> X = np.random.RandomState(0).randn(2, 8, 8, 3)
+    >>> [v.shape for v in pixel_variances(X, myrtle_network(5, "relu")[:-2])]
+    [(2, 8, 8), (2, 8, 8), (2, 4, 4), (2, 2, 2)]
     """
     x = np.asarray(images, dtype=np.float64)
     n, h, w, c = x.shape
