@@ -216,7 +216,13 @@ class CNTKSketch(FeatureMapMixin):
     then one DCT per leaf); the Hermite tail is folded so
     feature norms are exact; the part of ``u`` along the columns common to all pixels (the
     neighbours' ``r_0`` columns and the bias) is handled exactly), and for the NTK
-    ``psi <- TensorSRHT(psi, [r'_0(s), r'_1(s) Q_1(u), ...])``. AvgPool and GlobalAvgPool
+    ``psi <- TensorSRHT(psi, [r'_0(s), r'_1(s) Q_1(u), ...])``. When ``psi`` is narrow (the
+    first layer) the ``r'_0`` part is kept exactly, ``psi <- [r'_0(s) psi, TensorSRHT(psi,
+    rest)]``, and at the first activation layer (exact input ``z``, the neighbourhood
+    pre-activation) the rest is Monte-Carlo: ``(act'(z G) - r'_0(s)) / sqrt(m)`` with ``G``
+    Gaussian, unbiased for ``E[act'(u) act'(v)] - r'_0 r'_0`` for any activation with a
+    pointwise form (a truncated Hermite series of a discontinuous ``act'``, e.g. ReLU's step,
+    is biased near ``rho = 1``). AvgPool and GlobalAvgPool
     average the features (exact: inner products average). The readout gives
     ``[W phi, b]`` (NNGP) or ``[W phi, b, W psi]`` (NTK); the bias column is present only when
     ``bias_std > 0``. Intermediate pixels carry ``internal_components`` columns; the last
@@ -242,8 +248,10 @@ class CNTKSketch(FeatureMapMixin):
         Odd convolution size.
     degree : int, default=8
         Degree of each layer's truncated Hermite expansion.
-    internal_components : int, default=256
-        Columns of the per-pixel ``phi`` and ``psi`` of the intermediate layers.
+    internal_components : int or "auto", default="auto"
+        Columns of the per-pixel ``phi`` and ``psi`` of the intermediate layers. ``"auto"``
+        uses ``max(128, n_components // 16)``, so the error keeps falling as ``n_components``
+        grows (a fixed internal width sets an error floor for deep networks).
     random_state : int, RandomState instance or None, default=None
     batch_size : int or "auto", default="auto"
         Images per batch of ``transform`` ("auto": bounded memory, about 128 MB).
@@ -256,6 +264,8 @@ class CNTKSketch(FeatureMapMixin):
     ----------
     activation_ : Activation
     image_shape_ : tuple
+    internal_components_ : int
+        The intermediate width used.
     layer_dims_ : list of list of int
         Columns per Hermite degree of each activation layer.
     n_features_in_ : int
@@ -280,7 +290,8 @@ class CNTKSketch(FeatureMapMixin):
         "bias_std": [Interval(numbers.Real, 0, None, closed="left")],
         "filter_size": [Interval(numbers.Integral, 1, None, closed="left")],
         "degree": [Interval(numbers.Integral, 1, None, closed="left")],
-        "internal_components": [Interval(numbers.Integral, 2, None, closed="left")],
+        "internal_components": [Interval(numbers.Integral, 2, None, closed="left"),
+                                StrOptions({"auto"})],
     }
 
     def __init__(
@@ -296,7 +307,7 @@ class CNTKSketch(FeatureMapMixin):
         bias_std=0.0,
         filter_size=3,
         degree=8,
-        internal_components=256,
+        internal_components="auto",
         random_state=None,
         batch_size="auto",
         n_jobs=None,
@@ -412,7 +423,9 @@ class CNTKSketch(FeatureMapMixin):
         self._final_dim = max(int(self.n_components), 4 * p + 8)
 
         n_act = len(variances)
-        m_int = int(self.internal_components)
+        m_int = self.internal_components_ = (
+            max(128, int(self.n_components) // 16) if self.internal_components == "auto"
+            else int(self.internal_components))
         h, w, c = self.image_shape_
         d_phi, d_psi = c, 0
         after_act = False
@@ -519,12 +532,20 @@ class CNTKSketch(FeatureMapMixin):
             tensor = None
             # small psi (first layer): the r'_0 column of dphi times psi is kept exactly
             split = bool(want_ntk and out_phi > 1 and psi_dim <= t_dim // 4)
+            # First layer: its input is exact, so Monte-Carlo derivative features act'(z G)
+            # (z the pre-activation, G Gaussian) are unbiased for E[act'(u) act'(v)], where the
+            # truncated Hermite series of a discontinuous act' (ReLU's step) is biased near
+            # rho = 1. Centred on r'_0 (kept exact by the split), their variance is small.
+            mc = None
+            if split and act_index == 0 and act.has_pointwise_form:
+                mc = rng.standard_normal((conv_dim, t_dim - psi_dim))
             if want_ntk:
-                tensor = (TensorSRHT(psi_dim, out_phi - 1, t_dim - psi_dim, rng) if split
+                dphi_dim = out_phi - 1 if mc is None else mc.shape[1]
+                tensor = (TensorSRHT(psi_dim, dphi_dim, t_dim - psi_dim, rng) if split
                           else TensorSRHT(psi_dim, out_phi, t_dim, rng))
             self._plan.append(("act", {"dims": dims, "exact": exact, "poly": poly,
                                        "common": common, "tensor": tensor, "index": act_index,
-                                       "split": split,
+                                       "split": split, "mc_derivative": mc,
                                        "phi_dim": out_phi, "t_dim": t_dim}))
             lf = poly.leaf_fft_len if poly is not None else conv_dim
             cost = max(cost, pixels * (p * lf + psi_dim + 2 * (out_phi + t_dim)
@@ -587,6 +608,7 @@ class CNTKSketch(FeatureMapMixin):
             U = conv.reshape(rows, dc)
             q = variances[lay["index"]].reshape(rows)
             coefs, _ = hermite_layer_coefficients(act, q, p, want_ntk)
+            raw = U
             norms = np.sqrt(np.einsum("ij,ij->i", U, U, dtype=np.float64))
             inv = np.where(norms > 0, 1.0 / np.where(norms > 0, norms, 1.0), 0.0)
             U = U * inv.astype(dtype)[:, None]
@@ -610,7 +632,14 @@ class CNTKSketch(FeatureMapMixin):
             if want_ntk:
                 dphi = _weighted(blocks, coefs[1].astype(dtype), _NP)
                 psi_in = psi.reshape(rows, -1)
-                if lay["split"]:
+                if lay["mc_derivative"] is not None:
+                    G = lay["mc_derivative"]
+                    mean = coefs[1][:, :1].astype(dtype)  # r'_0(s) = E[act'(s g)]
+                    rest = (np.asarray(act.derivative(raw @ G.astype(dtype)), dtype=dtype)
+                            - mean) * dtype.type(1.0 / math.sqrt(G.shape[1]))
+                    psi_rows = np.concatenate(
+                        [psi_in * mean, lay["tensor"].transform(psi_in, rest)], axis=1)
+                elif lay["split"]:
                     psi_rows = np.concatenate([psi_in * dphi[:, :1], lay["tensor"].transform(
                         psi_in, np.ascontiguousarray(dphi[:, 1:]))], axis=1)
                 else:

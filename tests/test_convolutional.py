@@ -74,18 +74,25 @@ def test_cnngp_error_and_bias(images):
 
 
 def test_error_falls_with_n_components(images):
+    """With the default internal width (which grows with n_components) the error of a deep
+    "gap" network keeps falling: ideally like 1/sqrt(n_components), i.e. by 4x over a 16x
+    range; we require 1.8x, and a decrease at each step."""
     X = images[:30]
-    params = dict(depth=2, activation="relu")
+    params = dict(depth=3, activation="relu")
     K = cntk_kernel(X, **params)
     errs = []
-    for m, mi in [(64, 32), (4096, 256)]:
+    for m in (1024, 4096, 16384):
         errs.append(np.mean([
-            _rel_err(CNTKSketch(m, internal_components=mi, random_state=s, **params)
-                     .fit_transform(X), K) for s in range(2)]))
-    assert errs[1] < 0.5 * errs[0]
+            _rel_err(CNTKSketch(m, random_state=s, **params).fit_transform(X), K)
+            for s in range(2)]))
+    assert errs[0] > errs[1] > errs[2], errs
+    assert errs[2] < errs[0] / 1.8, errs
 
 
 def test_digits_accuracy_close_to_exact_kernel_ridge():
+    """CNTKSketch(8192) + RidgeClassifier is within 1.5 points of exact CNTK kernel ridge on
+    digits (same model: no intercept, same alpha); the mean accuracy over three seeds is
+    compared, so that one test digit more or less for one seed does not decide."""
     from sklearn.datasets import load_digits
     from sklearn.linear_model import RidgeClassifier
 
@@ -103,13 +110,13 @@ def test_digits_accuracy_close_to_exact_kernel_ridge():
     targets = np.eye(10)[ytr] * 2 - 1
     coef = np.linalg.solve(Ktr + alpha * np.eye(len(Ktr)), targets)
     exact_acc = np.mean(np.argmax(Kte @ coef, axis=1) == yte)
-    est = CNTKSketch(8192, random_state=0, **params).fit(Xtr)
-    clf = RidgeClassifier(alpha=alpha).fit(est.transform(Xtr), ytr)
-    sketch_acc = clf.score(est.transform(Xte), yte)
+    sketch_accs = []
+    for seed in range(3):
+        est = CNTKSketch(8192, random_state=seed, **params).fit(Xtr)
+        clf = RidgeClassifier(alpha=alpha, fit_intercept=False).fit(est.transform(Xtr), ytr)
+        sketch_accs.append(clf.score(est.transform(Xte), yte))
     assert exact_acc > 0.85
-    # KNOWN GAP: the issue asks for 1.5 points; on this split the sketch trails the exact
-    # kernel ridge by 2-3 points (100 test digits, i.e. 2-3 images), see the report.
-    assert sketch_acc >= exact_acc - 0.04
+    assert np.mean(sketch_accs) >= exact_acc - 0.015, (exact_acc, sketch_accs)
 
 
 def test_float32_preserved_and_close_to_float64():
@@ -167,3 +174,28 @@ def test_verbose_reports_batches(capsys):
                                      random_state=0)])
 def test_sklearn_compatible(estimator, check):
     check(estimator)
+
+
+def test_first_layer_derivative_part_is_unbiased():
+    """The NTK's derivative part at the first layer (``cntk - cnngp`` for one layer) uses
+    Monte-Carlo derivative features: its mean over seeds matches the exact kernel within its
+    standard error for ReLU, whose step derivative a truncated Hermite series gets wrong near
+    rho = 1 (digit patches are often nearly parallel): with that series the mean is off by
+    about 6 % and z reaches 30 here."""
+    from sklearn.datasets import load_digits
+
+    X = load_digits().data[:12].reshape(-1, 8, 8, 1) / 16.0
+    # centred (the common mode of nonnegative images dominates the raw entries' noise)
+    H = np.eye(len(X)) - 1.0 / len(X)
+    target = H @ (cntk_kernel(X, depth=1) - cnngp_kernel(X, depth=1)) @ H
+    grams = []
+    for seed in range(30):
+        est = CNTKSketch(4096, depth=1, random_state=seed).fit(X)
+        Z = est.transform(X)
+        psi = Z[:, -est._out_dims[1]:]
+        grams.append(H @ psi @ psi.T @ H)
+    grams = np.array(grams)
+    se = grams.std(axis=0, ddof=1) / np.sqrt(len(grams))
+    z = np.abs(grams.mean(axis=0) - target) / se
+    assert np.max(se) < 0.01 * np.max(np.abs(target))  # the test has power
+    assert z.max() < 5.0, z.max()
