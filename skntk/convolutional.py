@@ -481,20 +481,23 @@ class CNTKSketch(FeatureMapMixin):
             # directions common to all pixels: the neighbours' r_0 columns, and the bias
             directions = []
             if common_r0:
-                v = np.zeros(conv_dim)
-                v[common_r0] = 1.0 / math.sqrt(len(common_r0))
-                directions.append(v)
+                # deeper layers: the mean direction of the training subsample's (sketched)
+                # neighbourhood features; activations make them share a large common part,
+                # whose sketching error would otherwise be one random error shared by every
+                # pair. Falls back to the neighbours' r_0 columns when not pronounced.
+                rows = self._transform_batch(sub[:8], conv_only=True).reshape(-1, conv_dim)
+                v = _mean_direction(rows, has_bias)
+                if np.linalg.norm(v) < _MEAN_DIRECTION_MIN:
+                    v = np.zeros(conv_dim)
+                    v[common_r0] = 1.0
+                directions.append(v / np.linalg.norm(v))
             elif act_index == 0:
                 # first layer: the mean direction of the training pixels' neighbourhoods
                 # (e.g. nonnegative images), when it is pronounced, orthogonal to the bias
                 rows = _neighbours(np.asarray(sub, dtype=np.float64) / math.sqrt(c),
                                    self.filter_size, W / self.filter_size,
                                    b if has_bias else None).reshape(-1, conv_dim)
-                norms = np.linalg.norm(rows, axis=1)
-                keep = norms > 0
-                v = (rows[keep] / norms[keep, None]).mean(axis=0) if keep.any() else rows[0]
-                if has_bias:
-                    v[-1] = 0.0
+                v = _mean_direction(rows, has_bias)
                 if np.linalg.norm(v) >= _MEAN_DIRECTION_MIN:
                     directions.append(v / np.linalg.norm(v))
             if has_bias:
@@ -530,22 +533,31 @@ class CNTKSketch(FeatureMapMixin):
                           for i in range(p)]
             out_phi = 1 + sum(block_dims)
             tensor = None
-            # small psi (first layer): the r'_0 column of dphi times psi is kept exactly
-            split = bool(want_ntk and out_phi > 1 and psi_dim <= t_dim // 4)
+            # The r'_0 column of dphi times psi is split off the tensor sketch: kept exactly
+            # when psi is small (first layer), else through an SRHT of psi to a quarter of the
+            # columns (unbiased; r'_0 dominates dphi, and inside a TensorSRHT its error would be
+            # shared by every pair).
+            split = bool(want_ntk and out_phi > 1 and t_dim >= 8)
+            compress = None
+            mean_dim = psi_dim
+            if split and psi_dim > t_dim // 4:
+                mean_dim = t_dim // 4
+                compress = SRHT(psi_dim, mean_dim, rng)
             # First layer: its input is exact, so Monte-Carlo derivative features act'(z G)
             # (z the pre-activation, G Gaussian) are unbiased for E[act'(u) act'(v)], where the
             # truncated Hermite series of a discontinuous act' (ReLU's step) is biased near
             # rho = 1. Centred on r'_0 (kept exact by the split), their variance is small.
             mc = None
             if split and act_index == 0 and act.has_pointwise_form:
-                mc = rng.standard_normal((conv_dim, t_dim - psi_dim))
+                mc = rng.standard_normal((conv_dim, t_dim - mean_dim))
             if want_ntk:
                 dphi_dim = out_phi - 1 if mc is None else mc.shape[1]
-                tensor = (TensorSRHT(psi_dim, dphi_dim, t_dim - psi_dim, rng) if split
+                tensor = (TensorSRHT(psi_dim, dphi_dim, t_dim - mean_dim, rng) if split
                           else TensorSRHT(psi_dim, out_phi, t_dim, rng))
             self._plan.append(("act", {"dims": dims, "exact": exact, "poly": poly,
                                        "common": common, "tensor": tensor, "index": act_index,
                                        "split": split, "mc_derivative": mc,
+                                       "compress": compress,
                                        "phi_dim": out_phi, "t_dim": t_dim}))
             lf = poly.leaf_fft_len if poly is not None else conv_dim
             cost = max(cost, pixels * (p * lf + psi_dim + 2 * (out_phi + t_dim)
@@ -580,7 +592,7 @@ class CNTKSketch(FeatureMapMixin):
         return int(np.clip(_BATCH_ENTRIES // max(self._pixel_cost, 1), 1, 1024))
 
     # -- transform ----------------------------------------------------------------------------
-    def _transform_batch(self, images):
+    def _transform_batch(self, images, conv_only=False):
         dtype = images.dtype
         W, b = float(self.weight_std), float(self.bias_std)
         f = self.filter_size
@@ -632,21 +644,25 @@ class CNTKSketch(FeatureMapMixin):
             if want_ntk:
                 dphi = _weighted(blocks, coefs[1].astype(dtype), _NP)
                 psi_in = psi.reshape(rows, -1)
+                psi_mean = (psi_in if lay["compress"] is None
+                            else np.asarray(lay["compress"].transform(psi_in), dtype=dtype))
                 if lay["mc_derivative"] is not None:
                     G = lay["mc_derivative"]
                     mean = coefs[1][:, :1].astype(dtype)  # r'_0(s) = E[act'(s g)]
                     rest = (np.asarray(act.derivative(raw @ G.astype(dtype)), dtype=dtype)
                             - mean) * dtype.type(1.0 / math.sqrt(G.shape[1]))
                     psi_rows = np.concatenate(
-                        [psi_in * mean, lay["tensor"].transform(psi_in, rest)], axis=1)
+                        [psi_mean * mean, lay["tensor"].transform(psi_in, rest)], axis=1)
                 elif lay["split"]:
-                    psi_rows = np.concatenate([psi_in * dphi[:, :1], lay["tensor"].transform(
+                    psi_rows = np.concatenate([psi_mean * dphi[:, :1], lay["tensor"].transform(
                         psi_in, np.ascontiguousarray(dphi[:, 1:]))], axis=1)
                 else:
                     psi_rows = lay["tensor"].transform(psi_in, dphi)
                 psi = np.ascontiguousarray(psi_rows).reshape(n, h, w, -1)
             phi = np.ascontiguousarray(phi_rows).reshape(n, h, w, -1)
             conv = None
+        if conv_only:  # fit: the features entering the activation layer being planned
+            return np.asarray(conv, dtype=np.float64)
         n = phi.shape[0]
         parts = [phi.mean(axis=(1, 2)) * dtype.type(W)]
         if has_bias:
@@ -662,6 +678,18 @@ class CNTKSketch(FeatureMapMixin):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = False
         return tags
+
+
+def _mean_direction(rows, has_bias):
+    """Mean of the normalized nonzero ``rows``, with the bias coordinate (last) zeroed so it
+    is orthogonal to the bias direction (not normalized: its length says how pronounced)."""
+    rows = np.asarray(rows, dtype=np.float64)
+    norms = np.linalg.norm(rows, axis=1)
+    keep = norms > 0
+    v = (rows[keep] / norms[keep, None]).mean(axis=0) if keep.any() else np.zeros(rows.shape[1])
+    if has_bias:
+        v[-1] = 0.0
+    return v
 
 
 def _common_tables(poly, directions, top):
