@@ -213,12 +213,18 @@ class CNTKSketch(FeatureMapMixin):
     step of :class:`skntk.NTKSketch` per pixel: with ``u = phi / |phi|`` and the exact scale
     ``s = sqrt(q[p, p])``, ``phi <- [r_0(s), r_1(s) Q_1(u), ..., r_p(s) Q_p(u)]`` (``Q_l`` a
     PolySketch, whose first stage compresses the concatenation (a CountSketch to 512 buckets,
-    then one DCT per leaf); the Hermite tail is folded so
-    feature norms are exact; the part of ``u`` along the columns common to all pixels (the
-    neighbours' ``r_0`` columns and the bias) is handled exactly), and for the NTK
-    ``psi <- TensorSRHT(psi, [r'_0(s), r'_1(s) Q_1(u), ...])``. When ``psi`` is narrow (the
-    first layer) the ``r'_0`` part is kept exactly, ``psi <- [r'_0(s) psi, TensorSRHT(psi,
-    rest)]``, and at the first activation layer (exact input ``z``, the neighbourhood
+    then one DCT per leaf); the Hermite tail is folded so feature norms are exact. The part of
+    ``u`` along a direction common to all pixels is handled exactly: the mean direction of
+    the training pixels' neighbourhood features (at the first layer when pronounced, e.g.
+    nonnegative images; at deeper layers, where activations give all features a large
+    common part, computed from a few training images pushed through the layers drawn so far;
+    the neighbours' ``r_0`` columns when it is not pronounced), and the bias. Otherwise the
+    sketching error of that common part would be one random error shared by every pair.
+    For the NTK, ``psi <- psi (x) [r'_0(s), r'_1(s) Q_1(u), ...]``: the ``r'_0`` part
+    (the mean of the derivative, which dominates it) is split off the tensor sketch,
+    ``psi <- [r'_0(s) S(psi), TensorSRHT(psi, rest)]`` with ``S`` the identity when ``psi``
+    is narrow (the first layer) and otherwise an SRHT to a quarter of the layer's NTK
+    columns (unbiased). At the first activation layer (exact input ``z``, the neighbourhood
     pre-activation) the rest is Monte-Carlo: ``(act'(z G) - r'_0(s)) / sqrt(m)`` with ``G``
     Gaussian, unbiased for ``E[act'(u) act'(v)] - r'_0 r'_0`` for any activation with a
     pointwise form (a truncated Hermite series of a discontinuous ``act'``, e.g. ReLU's step,

@@ -199,3 +199,16 @@ def test_first_layer_derivative_part_is_unbiased():
     z = np.abs(grams.mean(axis=0) - target) / se
     assert np.max(se) < 0.01 * np.max(np.abs(target))  # the test has power
     assert z.max() < 5.0, z.max()
+
+
+def test_deep_network_error_is_not_heavy_tailed(images):
+    """Myrtle-5's features share a large common part after each activation; unless it (and the
+    derivative's mean in the NTK tensor sketch) is split off exactly, one random error shared
+    by every pair makes some seeds several times worse than others (up to 0.066 at 8192
+    columns before the split, against a median of about 0.03). Every seed must now do well."""
+    params = dict(architecture="myrtle", depth=5, activation="normalized_gaussian",
+                  weight_std=2**0.5)
+    K = cntk_kernel(images, **params)
+    errs = [_rel_err(CNTKSketch(8192, random_state=s, **params).fit_transform(images), K)
+            for s in range(4)]
+    assert max(errs) <= 0.04, errs
