@@ -157,31 +157,29 @@ def test_unbiased_depth_one(activation, leverage, bias_std, kernel):
     assert z.max() < 5.0, (z.max(), mean, K)
 
 
-@pytest.mark.parametrize(("activation", "bias_std"), [("relu", 0.0), ("erf", 0.5)])
-def test_bias_depth_two_falls_like_one_over_width(activation, bias_std):
-    """At depth 2 the hidden layer's sampling leaves a bias ~ 1/width.
+def _bias_against_hidden_width(depth, activation, bias_std, n_seeds, widths=(2, 8)):
+    """Norm of the bias of the mean of Z Z^T over seeds and its standard error, per hidden
+    width ``h``.
 
-    The hidden width ``h`` is set apart from the (large) last layer, so the mean over seeds is
-    dominated by the hidden layer. Its first-order noise is removed with a control variate: the
-    hidden layer's own NNGP estimate ``W^2 <phi_1(x), phi_1(y)> + b^2`` (rebuilt from the public
-    ``weights_[0]`` and ``feature_scales_[0]``), whose mean is the exact depth-1 NNGP. The bias
-    (second order in the hidden noise) survives. Quadrupling ``h`` must divide it by about 4
-    (at least by 2 here, allowing for the Monte-Carlo error)."""
+    The hidden width is set apart from the (large) last layer, so the mean over seeds is
+    dominated by the hidden layers. Their first-order noise is removed with a control variate:
+    the first hidden layer's own NNGP estimate ``W^2 <phi_1(x), phi_1(y)> + b^2`` (rebuilt from
+    the public ``weights_[0]`` and ``feature_scales_[0]``), whose mean is the exact depth-1
+    NNGP. The bias (second order in the hidden noise) survives."""
     from skntk.activations import get_activation
 
     act = get_activation(activation)
     X = np.random.RandomState(1).randn(5, 4)
     d = X.shape[1]
-    K = ntk_kernel(X, depth=2, activation=activation, bias_std=bias_std).ravel()
+    K = ntk_kernel(X, depth=depth, activation=activation, bias_std=bias_std).ravel()
     K1 = nngp_kernel(X, depth=1, activation=activation, bias_std=bias_std).ravel()
-    n_seeds = 700
     biases, ses = [], []
-    for h in (2, 8):
+    for h in widths:
         Y = np.empty((n_seeds, K.size))
         C = np.empty((n_seeds, K.size))
         for s in range(n_seeds):
             est = NTKRandomFeatures(
-                512, depth=2, activation=activation, bias_std=bias_std, hidden_width=h,
+                512, depth=depth, activation=activation, bias_std=bias_std, hidden_width=h,
                 random_state=s,
             ).fit(X)
             Z = est.transform(X)
@@ -195,47 +193,18 @@ def test_bias_depth_two_falls_like_one_over_width(activation, bias_std):
         adjusted = Y - beta * (C - K1)
         biases.append(np.linalg.norm(adjusted.mean(axis=0) - K))
         ses.append(np.sqrt(np.sum(adjusted.var(axis=0, ddof=1)) / n_seeds))
-    assert biases[0] > 3 * ses[0], ("the bias at h = 2 must be measurable", biases, ses)
-    assert biases[1] < biases[0] / 2 + 2 * ses[1], (biases, ses)
-    print("bias, se at h = 2, 8:", biases, ses)
+    return biases, ses
 
 
+@pytest.mark.parametrize(("depth", "n_seeds"), [(2, 700), (3, 1200)])
 @pytest.mark.parametrize(("activation", "bias_std"), [("relu", 0.0), ("erf", 0.5)])
-def test_bias_depth_three_falls_like_one_over_width(activation, bias_std):
-    """At depth 3 two random hidden layers (of width ``h``) are composed; the bias of the mean
-    of Z Z^T over seeds is still O(1/h): quadrupling ``h`` divides it by about 4 (at least by 2
-    here). Same control variate as at depth 2 (the first hidden layer's NNGP estimate)."""
-    from skntk.activations import get_activation
-
-    act = get_activation(activation)
-    X = np.random.RandomState(1).randn(5, 4)
-    d = X.shape[1]
-    K = ntk_kernel(X, depth=3, activation=activation, bias_std=bias_std).ravel()
-    K1 = nngp_kernel(X, depth=1, activation=activation, bias_std=bias_std).ravel()
-    n_seeds = 1200
-    biases, ses = [], []
-    for h in (2, 8):
-        Y = np.empty((n_seeds, K.size))
-        C = np.empty((n_seeds, K.size))
-        for s in range(n_seeds):
-            est = NTKRandomFeatures(
-                512, depth=3, activation=activation, bias_std=bias_std, hidden_width=h,
-                random_state=s,
-            ).fit(X)
-            Z = est.transform(X)
-            Y[s] = (Z @ Z.T).ravel()
-            G = est.weights_[0]
-            z = X @ G[:d] / np.sqrt(d) + (bias_std * G[-1] if bias_std > 0 else 0.0)
-            phi = act.value(z) * est.feature_scales_[0]
-            C[s] = (phi @ phi.T + bias_std**2).ravel()
-        Yc, Cc = Y - Y.mean(axis=0), C - C.mean(axis=0)
-        beta = (Yc * Cc).sum(axis=0) / (Cc * Cc).sum(axis=0)
-        adjusted = Y - beta * (C - K1)
-        biases.append(np.linalg.norm(adjusted.mean(axis=0) - K))
-        ses.append(np.sqrt(np.sum(adjusted.var(axis=0, ddof=1)) / n_seeds))
+def test_bias_falls_like_one_over_width(depth, n_seeds, activation, bias_std):
+    """At depth 2 and 3 composing random hidden layers leaves a bias ~ 1/width: quadrupling
+    the hidden width ``h`` must divide it by about 4 (at least by 2 here, allowing for the
+    Monte-Carlo error), and at ``h = 2`` it must be measurable (the test has power)."""
+    biases, ses = _bias_against_hidden_width(depth, activation, bias_std, n_seeds)
     assert biases[0] > 3 * ses[0], ("the bias at h = 2 must be measurable", biases, ses)
     assert biases[1] < biases[0] / 2 + 2 * ses[1], (biases, ses)
-    print("bias, se at h = 2, 8:", biases, ses)
 
 
 def test_unbiased_compressed_input_and_merged():
