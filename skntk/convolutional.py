@@ -6,7 +6,6 @@ import numbers
 import numpy as np
 from scipy.fft import next_fast_len
 from sklearn.base import _fit_context
-from sklearn.externals import array_api_compat
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
@@ -29,8 +28,6 @@ from .sketching import SRHT, PolySketch, TensorSRHT
 _NP = get_namespace()  # the NumPy namespace: CNTKSketch is NumPy-only for now
 
 __all__ = ["CNTKSketch", "pixel_variances"]
-
-_NP = array_api_compat.array_namespace(np.zeros(1))
 
 # The first layer's mean pixel direction is handled exactly when at least this long.
 _MEAN_DIRECTION_MIN = 0.2
@@ -648,20 +645,21 @@ class CNTKSketch(FeatureMapMixin):
                     blocks.append(Q[l - 1])
             phi_rows = _weighted(blocks, coefs[0].astype(dtype), _NP)
             if want_ntk:
-                dphi = _weighted(blocks, coefs[1].astype(dtype), _NP)
                 psi_in = psi.reshape(rows, -1)
-                psi_mean = (psi_in if lay["compress"] is None
-                            else np.asarray(lay["compress"].transform(psi_in), dtype=dtype))
-                if lay["mc_derivative"] is not None:
-                    G = lay["mc_derivative"]
+                G = lay["mc_derivative"]
+                if G is not None:  # Monte-Carlo rest (first layer); dphi itself is not needed
                     mean = coefs[1][:, :1].astype(dtype)  # r'_0(s) = E[act'(s g)]
-                    rest = (np.asarray(act.derivative(raw @ G.astype(dtype)), dtype=dtype)
-                            - mean) * dtype.type(1.0 / math.sqrt(G.shape[1]))
+                    z = raw @ G.astype(dtype, copy=False)
+                    rest = (np.asarray(act.derivative(z), dtype=dtype) - mean) * dtype.type(
+                        1.0 / math.sqrt(G.shape[1]))
+                else:
+                    dphi = _weighted(blocks, coefs[1].astype(dtype), _NP)
+                    mean, rest = dphi[:, :1], np.ascontiguousarray(dphi[:, 1:])
+                if lay["split"]:
+                    psi_mean = (psi_in if lay["compress"] is None
+                                else np.asarray(lay["compress"].transform(psi_in), dtype=dtype))
                     psi_rows = np.concatenate(
                         [psi_mean * mean, lay["tensor"].transform(psi_in, rest)], axis=1)
-                elif lay["split"]:
-                    psi_rows = np.concatenate([psi_mean * dphi[:, :1], lay["tensor"].transform(
-                        psi_in, np.ascontiguousarray(dphi[:, 1:]))], axis=1)
                 else:
                     psi_rows = lay["tensor"].transform(psi_in, dphi)
                 psi = np.ascontiguousarray(psi_rows).reshape(n, h, w, -1)
