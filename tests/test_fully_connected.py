@@ -10,12 +10,21 @@ import pickle
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from _scoring import (
+    SLOW,
+    SLOW_MARKS,
+    assert_beats_baselines,
+    errors,
+    gelu_zero_row_kernel,
+    raw_error,
+    seed_mean_ratio,
+)
 from sklearn.base import clone
 from sklearn.datasets import load_digits
 from sklearn.linear_model import LogisticRegression, Ridge, RidgeClassifier
 from sklearn.model_selection import GridSearchCV, train_test_split
 from sklearn.pipeline import Pipeline, make_pipeline
-from sklearn.preprocessing import MinMaxScaler
+from sklearn.preprocessing import MinMaxScaler, StandardScaler
 from sklearn.utils._param_validation import InvalidParameterError
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
@@ -36,8 +45,8 @@ CONFIGS = {
 
 
 def rel_error(Z, K):
-    """Relative Frobenius error ``||Z Z^T - K|| / ||K||``."""
-    return np.linalg.norm(Z @ Z.T - K) / np.linalg.norm(K)
+    """Relative Frobenius error ``||Z Z^T - K|| / ||K||`` (or ``||G - K|| / ||K||``)."""
+    return raw_error(Z, K)
 
 
 def exact_kernel(cls, X, params):
@@ -144,22 +153,37 @@ def test_sparse_input_matches_dense(fmt, cls, config):
     np.testing.assert_allclose(est_dense.transform(Xs), Z, rtol=1e-10, atol=1e-12 * np.abs(Z).max())
 
 
+# |<z(0), z(0)> - k(0, 0)| / k(0, 0) and max_y |<z(0), z(y)> - k(0, y)| / k(0, 0) at 4096
+# columns, seeds 0-4: NTK <= 0.017 and <= 0.046, NNGP <= 0.0018 and <= 0.0095.
+_ZERO_ROW_TOL = {NTKSketch: (0.035, 0.09), NNGPSketch: (0.004, 0.02)}
+
+
 @pytest.mark.parametrize("cls", ESTIMATORS)
 @pytest.mark.parametrize("config", list(CONFIGS))
-def test_zero_rows_give_finite_features(cls, config, gaussian_data):
+def test_zero_rows_match_the_closed_form(cls, config, gaussian_data, gauss_quad):
+    """The kernel of a zero row depends only on the bias: without bias it vanishes (relu, erf
+    and gelu are 0 at 0), with bias it is the closed form of ``gelu_zero_row_kernel``."""
+    params = CONFIGS[config]
     X = gaussian_data.copy()
     X[[0, 7]] = 0.0
-    est = cls(128, random_state=0, **CONFIGS[config]).fit(X)
+    d = X.shape[1]
+    est = cls(4096, random_state=0, **params).fit(X)
     Z = est.transform(X)
-    assert np.all(np.isfinite(Z))
-    # a whole batch of zero rows, dense and sparse
-    Z0 = est.transform(np.zeros((3, X.shape[1])))
-    assert np.all(np.isfinite(Z0))
-    assert np.all(np.isfinite(est.transform(sp.csr_matrix((3, X.shape[1])))))
-    if est.method_ == "taylor":
-        # |x||y|/d kappa(rho): the kernel of a zero row is 0, and so are its features
-        assert np.all(Z[[0, 7]] == 0.0)
-        assert np.all(Z0 == 0.0)
+    # zero rows, alone or in a batch, dense or sparse, all get the same features
+    for other in (Z[7:8], est.transform(np.zeros((3, d))), est.transform(sp.csr_matrix((3, d)))):
+        np.testing.assert_allclose(other, np.broadcast_to(Z[0], other.shape), rtol=1e-10,
+                                   atol=1e-12 * np.abs(Z).max())
+    b = params.get("bias_std", 0.0)
+    if b == 0:
+        assert np.all(Z[0] == 0.0)
+        return
+    k00 = gelu_zero_row_kernel(gauss_quad.expectation, cls is NTKSketch, params["depth"], b)
+    K = exact_kernel(cls, X, params)
+    np.testing.assert_allclose(K[0, 0], k00, rtol=1e-8)
+    G = Z @ Z.T
+    tol_diag, tol_row = _ZERO_ROW_TOL[cls]
+    assert abs(G[0, 0] - k00) <= tol_diag * k00, (G[0, 0], k00)
+    assert np.abs(G[0] - K[0]).max() <= tol_row * k00
 
 
 @pytest.mark.parametrize("cls", ESTIMATORS)
@@ -212,11 +236,19 @@ def test_invalid_parameters_raise(cls, params, error, match, gaussian_data):
 @pytest.mark.parametrize("n_components", [7, 37, 101])
 @pytest.mark.parametrize("cls", ESTIMATORS)
 @pytest.mark.parametrize("config", list(CONFIGS))
-def test_exact_number_of_columns(n_components, cls, config, gaussian_data):
-    est = cls(n_components, random_state=0, **CONFIGS[config])
-    Z = est.fit_transform(gaussian_data)
-    assert Z.shape == (gaussian_data.shape[0], n_components)
-    assert np.all(np.isfinite(Z))
+def test_exact_number_of_columns_and_unbiased(n_components, cls, config, gaussian_data):
+    """Exactly ``n_components`` columns, which at every width average to the exact kernel: the
+    error of the mean Gram over 20 seeds is at most 0.6 of the median per-seed error (an
+    unbiased sketch gives 1/sqrt(20) = 0.22; observed 0.20-0.36 over these cases)."""
+    X = gaussian_data
+    K = exact_kernel(cls, X, CONFIGS[config])
+    grams = []
+    for seed in range(20):
+        Z = cls(n_components, random_state=seed, **CONFIGS[config]).fit_transform(X)
+        assert Z.shape == (X.shape[0], n_components)
+        grams.append(Z @ Z.T)
+    per_seed = np.median([rel_error(G, K) for G in grams])
+    assert rel_error(np.mean(grams, axis=0), K) <= 0.6 * per_seed
 
 
 @pytest.mark.parametrize("cls", ESTIMATORS)
@@ -377,62 +409,210 @@ def test_error_decreases_like_inverse_sqrt_n_components(params):
 
 
 # =============================================================================================
-# 3. Accuracy against the exact kernel (issue #3 acceptance numbers)
+# 3. Accuracy against the exact kernel
 # =============================================================================================
+# Each case is scored raw and on the centred kernel H K H (tests/_scoring.py), with tolerances
+# about 2x the largest error seen over seeds 0-3 (1.5x where the error barely moves between
+# seeds, so that the trivial baselines stay outside); the comments give those errors
+# "raw / centred" at n = 800 rows, and the best baseline's. At n = 2000 (SKNTK_SLOW_TESTS=1) the
+# errors on "subspace" and "digits" stay within a few percent of these (measured for the Taylor
+# and Hermite-ReLU cases); on "gaussian" the centred error grows with n and has its own bounds.
+# Every case must also beat the trivial baselines built from the exact kernel: the best rank-1
+# approximation, "exact diagonal + constant" and the fit a |x||y|/d + b <x, y>/d. Data:
+#   gaussian: N(0, I) in 784 dimensions (the issue-3 acceptance data; nearly orthogonal rows,
+#             so only the Taylor path, whose variance is low there, beats the baselines);
+#   subspace: N(0, I) on a random 8-dimensional subspace of R^784, scaled to |x|^2/d ~ 1 (a
+#             kernel far from linear, yet 784 input columns for the sketches);
+#   offset:   "subspace" plus a common vector twice as long as its rows, orthogonal to them:
+#             a common direction (cosines ~0.8) in 784 dimensions, where the Taylor sketch
+#             cannot represent degree 2 exactly and its mean-direction split matters;
+#   digits:   load_digits / 16 (a large common mode: the centred score matters).
+
+N_ROWS = 2000 if SLOW else 800
 
 
 @pytest.fixture(scope="module")
-def gaussian_784():
-    return np.random.default_rng(0).standard_normal((2000, 784))
-
-
-@pytest.mark.parametrize("cls", ESTIMATORS)
-@pytest.mark.parametrize(("dataset", "tol"), [("gaussian", 0.035), ("digits", 0.015)])
-def test_accuracy_relu(cls, dataset, tol, gaussian_784, digits):
-    # (load_digits has 1797 rows, all of which [:2000] keeps)
-    X = gaussian_784 if dataset == "gaussian" else digits[0][:2000]
-    K = KERNELS[cls](X, depth=2)
-    est = cls(8192, depth=2, random_state=0).fit(X)
-    assert est.method_ == "taylor"
-    assert rel_error(est.transform(X), K) <= tol
-
-
-# The n = 2000 figures for these activations come from the benchmark script
-# ``benchmarks/accuracy_fc.py``; here n = 800 rows keep the default suite within its time budget
-# (tanh: exact kernel ~6 s and transform ~15 s at n = 2000). These run in the default suite.
-@pytest.mark.parametrize("dataset", ["gaussian", "digits"])
-@pytest.mark.parametrize("activation", ["gelu", "erf", "tanh", "sin"])
-def test_accuracy_hermite_ntk(activation, dataset, gaussian_784, digits):
-    X = gaussian_784[:800] if dataset == "gaussian" else digits[0][:800] / 16.0
-    params = dict(depth=2, activation=activation, bias_std=0.5)
-    K = ntk_kernel(X, **params)
-    est = NTKSketch(8192, random_state=0, **params).fit(X)
-    assert est.method_ == "hermite"
-    assert rel_error(est.transform(X), K) <= 0.05
-
-
-@pytest.mark.parametrize(("activation", "dataset"), [("gelu", "gaussian"), ("erf", "digits")])
-def test_accuracy_hermite_nngp(activation, dataset, gaussian_784, digits):
-    X = gaussian_784[:800] if dataset == "gaussian" else digits[0][:800] / 16.0
-    params = dict(depth=2, activation=activation, bias_std=0.5)
-    K = nngp_kernel(X, **params)
-    Z = NNGPSketch(8192, random_state=0, **params).fit_transform(X)
-    assert rel_error(Z, K) <= 0.05
-
-
-# =============================================================================================
-# 4. Pipelines on digits
-# =============================================================================================
+def accuracy_data(digits):
+    rng = np.random.default_rng(0)
+    gaussian = rng.standard_normal((2000, 784))[:N_ROWS]
+    rng = np.random.default_rng(1)
+    basis = np.linalg.qr(rng.standard_normal((784, 8)))[0]
+    subspace = rng.standard_normal((2000, 8))[:N_ROWS] @ basis.T * np.sqrt(784 / 8)
+    v = np.random.default_rng(2).standard_normal(784)
+    v -= basis @ (basis.T @ v)
+    offset = subspace + 2.0 * np.sqrt(784) * v / np.linalg.norm(v)
+    return {
+        "gaussian": gaussian,
+        "subspace": subspace,
+        "offset": offset,
+        "digits": digits[0][:N_ROWS] / 16.0,
+    }
 
 
 @pytest.fixture(scope="module")
-def digits_split(digits):
+def exact_kernels(accuracy_data):
+    """Exact kernels of the accuracy data, computed once per module (they dominate runtime)."""
+    cache = {}
+
+    def get(cls, params, dataset):
+        key = (cls.__name__, tuple(sorted(params.items())), dataset)
+        if key not in cache:
+            cache[key] = exact_kernel(cls, accuracy_data[dataset], params)
+        return cache[key]
+
+    return get
+
+
+_BIAS = dict(depth=2, bias_std=0.5)
+# id: (class, parameters, data, (raw, centred) tolerance, the same at n = 2000 if different)
+ACCURACY_CASES = {
+    # -- Taylor (ReLU, no bias) --
+    # .0237-.0239 / .185-.186 [n = 2000: .0236-.0237 / .262]; baselines >= .049 / .384
+    # [.037 / .414] (dot_norm)
+    "ntk-taylor-gaussian": (
+        NTKSketch, dict(depth=2), "gaussian", (0.036, 0.28), (0.036, 0.39)),
+    # .0049 / .1164-.1167 [.0049 / .155]; baselines >= .0104 / .246 [.0079 / .248]
+    "nngp-taylor-gaussian": (
+        NNGPSketch, dict(depth=2), "gaussian", (0.0075, 0.175), (0.0075, 0.23)),
+    # .023-.025 / .047-.050; baselines >= .133 / .294
+    "ntk-taylor-subspace": (NTKSketch, dict(depth=2), "subspace", (0.05, 0.10), None),
+    # .0053-.0065 / .022-.024; baselines >= .044 / .195
+    "nngp-taylor-subspace": (NNGPSketch, dict(depth=2), "subspace", (0.013, 0.05), None),
+    # .0097-.0123 / .077-.098 (biased, issue 11); baselines >= .0209 / .164
+    "ntk-taylor-digits": (NTKSketch, dict(depth=2), "digits", (0.018, 0.15), None),
+    # .0011 / .016-.018; baselines >= .0059 / .088
+    "nngp-taylor-digits": (NNGPSketch, dict(depth=2), "digits", (0.0022, 0.035), None),
+    # .0016-.0020 (seeds 0-7) / .030-.038; baselines >= .0048 / .090. Without the mean-direction
+    # split (a variance-only change) the raw error is .0033-.0071: hence 1.5x here
+    "nngp-taylor-offset": (NNGPSketch, dict(depth=2), "offset", (0.003, 0.076), None),
+    # -- Hermite --
+    # .036-.040 / .048-.055; baselines >= .153 / .220
+    "ntk-hermite-relu-subspace": (
+        NTKSketch, CONFIGS["hermite-relu"], "subspace", (0.08, 0.11), None),
+    # .0084-.0093 / .0156-.0162; baselines >= .067 / .141
+    "nngp-hermite-relu-subspace": (
+        NNGPSketch, CONFIGS["hermite-relu"], "subspace", (0.019, 0.032), None),
+    # .054-.062 / the same (no common mode); baselines >= .27 / .27
+    "ntk-erf-subspace": (NTKSketch, CONFIGS["hermite-erf"], "subspace", (0.12, 0.12), None),
+    # .017-.021 / .067-.087; baselines >= .199 / .292
+    "ntk-gelu-bias-subspace": (
+        NTKSketch, dict(activation="gelu", **_BIAS), "subspace", (0.04, 0.17), None),
+    # .005-.018 / .076-.083; baselines >= .0187 / .998
+    "ntk-gelu-bias-digits": (
+        NTKSketch, dict(activation="gelu", **_BIAS), "digits", (0.037, 0.17), None),
+    # .0215-.0245 / .062-.075; baselines >= .298 / .290
+    "ntk-erf-bias-subspace": (
+        NTKSketch, dict(activation="erf", **_BIAS), "subspace", (0.05, 0.15), None),
+    # .005-.016 / .063-.092; baselines >= .0317 / .770
+    "ntk-erf-bias-digits": (
+        NTKSketch, dict(activation="erf", **_BIAS), "digits", (0.031, 0.18), None),
+    # .018-.022 / .063-.074; baselines >= .256 / .290
+    "ntk-tanh-bias-subspace": (
+        NTKSketch, dict(activation="tanh", **_BIAS), "subspace", (0.044, 0.15), None),
+    # .004-.010 / .062-.080; baselines >= .0255 / .945
+    "ntk-tanh-bias-digits": (
+        NTKSketch, dict(activation="tanh", **_BIAS), "digits", (0.021, 0.16), None),
+    # .021-.025 / .071-.085; baselines >= .261 / .379
+    "ntk-sin-bias-subspace": (
+        NTKSketch, dict(activation="sin", **_BIAS), "subspace", (0.05, 0.17), None),
+    # .0048-.0073 / .060-.071; baselines >= .0288 / .833
+    "ntk-sin-bias-digits": (
+        NTKSketch, dict(activation="sin", **_BIAS), "digits", (0.015, 0.14), None),
+    # .0055-.0058 / .055-.061; baselines >= .0816 / .554
+    "nngp-gelu-bias-subspace": (
+        NNGPSketch, dict(activation="gelu", **_BIAS), "subspace", (0.012, 0.12), None),
+    # .0018-.0054 / .029-.036; baselines >= .0168 / .992
+    "nngp-erf-bias-digits": (
+        NNGPSketch, dict(activation="erf", **_BIAS), "digits", (0.011, 0.072), None),
+}
+
+
+@pytest.mark.parametrize("case", list(ACCURACY_CASES))
+def test_accuracy(case, accuracy_data, exact_kernels):
+    cls, params, dataset, tol, tol_slow = ACCURACY_CASES[case]
+    tol_raw, tol_centred = tol_slow if SLOW and tol_slow else tol
+    X = accuracy_data[dataset]
+    K = exact_kernels(cls, params, dataset)
+    est = cls(8192, random_state=0, **params).fit(X)
+    assert est.method_ == ("taylor" if "taylor" in case else "hermite")
+    raw, centred = errors(est.transform(X), K)
+    assert raw <= tol_raw, raw
+    assert centred <= tol_centred, centred
+    # trivial approximations built from the exact kernel do worse (on digits the Hermite
+    # sketch's raw error is only a little below rank-1's, but far below it once centred)
+    assert_beats_baselines(raw, centred, K, X)
+
+
+# The mean of Z Z^T over s seeds converges to E[Z Z^T]: if that is the kernel, the centred error
+# of the mean over 6 seeds is 1/sqrt(6) = 0.41 of the per-seed error; a bias keeps it higher.
+# The test requires <= 0.6, so it detects a centred bias above ~0.55 of the per-seed centred
+# error (b^2 + v^2/6 > 0.36 (b^2 + v^2)). Default: 200 digits rows (same ratios as 600 rows).
+# Observed ratio (mean of 6 / mean per seed) at 200 rows [600 rows]: NNGP Taylor 0.50 [0.48],
+# NTK gelu with bias 0.48 [0.46]; the biased paths of issue 11: NTK Taylor 0.84 [0.85] and
+# the NTK Hermite ReLU with bias 0.76 [0.74].
+_ISSUE_11 = (
+    "issue 11: the ReLU NTK sketch is biased on digits (Taylor: the degree-8 polynomial misses "
+    "the cusp at rho = 1; Hermite: the ReLU-step derivative series)"
+)
+CENTRED_BIAS_CASES = [
+    pytest.param(NNGPSketch, dict(depth=2), id="nngp-taylor-relu"),
+    pytest.param(NTKSketch, dict(activation="gelu", **_BIAS), id="ntk-hermite-gelu-bias"),
+    pytest.param(
+        NTKSketch, dict(depth=2), id="ntk-taylor-relu",
+        marks=pytest.mark.xfail(strict=True, raises=AssertionError, reason=_ISSUE_11),
+    ),
+    pytest.param(
+        NTKSketch, dict(activation="relu", **_BIAS), id="ntk-hermite-relu-bias",
+        marks=pytest.mark.xfail(strict=True, raises=AssertionError, reason=_ISSUE_11),
+    ),
+]
+
+
+@pytest.mark.parametrize("n_rows", [200, pytest.param(600, marks=SLOW_MARKS)])
+@pytest.mark.parametrize(("cls", "params"), CENTRED_BIAS_CASES)
+def test_unbiased_on_the_centred_kernel(cls, params, n_rows, accuracy_data, exact_kernels):
+    X = accuracy_data["digits"][:n_rows]
+    K = exact_kernels(cls, params, "digits")[:n_rows, :n_rows]
+    grams = [Z @ Z.T for Z in (cls(8192, random_state=s, **params).fit_transform(X)
+                                for s in range(6))]
+    per_seed, of_mean, ratio = seed_mean_ratio(grams, K)
+    assert ratio <= 0.6, (per_seed, of_mean, ratio)
+
+
+# =============================================================================================
+# 4. Pipelines: the sketch must beat the same pipeline without it
+# =============================================================================================
+# Tasks where the kernel clearly helps; the linear baseline is the same pipeline without the
+# sketch, on the same split, at its best regularization on the test set (a best case for it).
+
+
+def _linear_best(steps, final, grid, Xtr, ytr, Xte, yte):
+    return max(
+        make_pipeline(*[clone(s) for s in steps], final(a)).fit(Xtr, ytr).score(Xte, yte)
+        for a in grid
+    )
+
+
+@pytest.fixture(scope="module")
+def few_digits(digits):
+    """200 training digits (stratified) and 500 test digits: the kernel helps few rows."""
     X, y = digits
-    return train_test_split(X, y, test_size=0.25, random_state=0, stratify=y)
+    return train_test_split(X, y, train_size=200, test_size=500, random_state=0, stratify=y)
 
 
-def test_pipeline_ridge_classifier(digits_split):
-    Xtr, Xte, ytr, yte = digits_split
+def _nonlinear_data(seed, task):
+    rng = np.random.default_rng(seed)
+    if task == "regression":  # sin(3 x1) + 2 x2 x3 + noise on [-1, 1]^5
+        X = rng.uniform(-1, 1, (600, 5))
+        y = np.sin(3 * X[:, 0]) + 2 * X[:, 1] * X[:, 2] + 0.1 * rng.standard_normal(600)
+    else:  # XOR of the signs of x1 and x2 on [-1, 1]^4: no linear signal at all
+        X = rng.uniform(-1, 1, (600, 4))
+        y = (X[:, 0] * X[:, 1] > 0).astype(int)
+    return X[:300], X[300:], y[:300], y[300:]
+
+
+def test_pipeline_ridge_classifier(few_digits):
+    Xtr, Xte, ytr, yte = few_digits
     pipe = Pipeline(
         [
             ("scale", MinMaxScaler()),
@@ -440,13 +620,16 @@ def test_pipeline_ridge_classifier(digits_split):
             ("clf", RidgeClassifier(alpha=0.01)),
         ]
     ).fit(Xtr, ytr)
-    assert pipe.score(Xte, yte) > 0.93
+    score = pipe.score(Xte, yte)
+    linear = _linear_best([MinMaxScaler()], lambda a: RidgeClassifier(alpha=a),
+                          (0.01, 0.1, 1.0, 10.0, 100.0), Xtr, ytr, Xte, yte)
+    # splits 0-3: sketch 0.932-0.954, linear 0.884-0.914, gap 0.034-0.048
+    assert score > 0.91, score
+    assert score > linear + 0.02, (score, linear)
 
 
-def test_pipeline_ridge_regression(digits_split):
-    # regress the digit's label (a nonlinear function of the pixels) on the features
-    Xtr, Xte, ytr, yte = digits_split
-    ytr, yte = ytr.astype(float), yte.astype(float)
+def test_pipeline_ridge_regression():
+    Xtr, Xte, ytr, yte = _nonlinear_data(0, "regression")
     pipe = Pipeline(
         [
             ("scale", MinMaxScaler()),
@@ -454,29 +637,36 @@ def test_pipeline_ridge_regression(digits_split):
             ("reg", Ridge(alpha=0.01)),
         ]
     ).fit(Xtr, ytr)
-    linear = make_pipeline(MinMaxScaler(), Ridge(alpha=0.01)).fit(Xtr, ytr)
-    r2, r2_linear = pipe.score(Xte, yte), linear.score(Xte, yte)
-    assert r2 > 0.8
-    assert r2 > r2_linear + 0.2
+    r2 = pipe.score(Xte, yte)
+    r2_linear = _linear_best([MinMaxScaler()], lambda a: Ridge(alpha=a),
+                             (0.01, 0.1, 1.0, 10.0), Xtr, ytr, Xte, yte)
+    # data seeds 0-3: R^2 0.76-0.80 against 0.33-0.38 for the linear model
+    assert r2 > 0.7, r2
+    assert r2 > r2_linear + 0.2, (r2, r2_linear)
 
 
-def test_pipeline_logistic_regression(digits_split):
-    Xtr, Xte, ytr, yte = digits_split
+def test_pipeline_logistic_regression():
+    Xtr, Xte, ytr, yte = _nonlinear_data(0, "classification")
     pipe = Pipeline(
         [
-            ("scale", MinMaxScaler()),
+            ("scale", StandardScaler()),
             ("ntksketch", NTKSketch(512, depth=2, random_state=0)),
-            ("clf", LogisticRegression(C=10.0, max_iter=200)),
+            ("clf", LogisticRegression(C=10.0, max_iter=1000)),
         ]
     ).fit(Xtr, ytr)
-    assert pipe.score(Xte, yte) > 0.93
+    score = pipe.score(Xte, yte)
+    linear = _linear_best([StandardScaler()], lambda c: LogisticRegression(C=c, max_iter=1000),
+                          (0.1, 1.0, 10.0, 100.0), Xtr, ytr, Xte, yte)
+    # data seeds 0-3: accuracy 0.93-0.95 against chance (0.43-0.52) for the linear model
+    assert score > 0.85, score
+    assert score > linear + 0.2, (score, linear)
 
 
-def test_grid_search(digits_split):
-    Xtr, _, ytr, _ = digits_split
+def test_grid_search():
+    Xtr, _, ytr, _ = _nonlinear_data(0, "classification")
     pipe = Pipeline(
         [
-            ("scale", MinMaxScaler()),
+            ("scale", StandardScaler()),
             ("ntksketch", NTKSketch(512, random_state=0)),
             ("clf", RidgeClassifier(alpha=0.1)),
         ]
@@ -484,8 +674,17 @@ def test_grid_search(digits_split):
     grid = {"ntksketch__depth": [1, 2], "ntksketch__activation": ["relu", "erf"]}
     search = GridSearchCV(pipe, grid, cv=3).fit(Xtr, ytr)
     assert len(search.cv_results_["params"]) == 4
-    assert np.all(np.isfinite(search.cv_results_["mean_test_score"]))
-    assert search.best_score_ > 0.9
+    linear = GridSearchCV(
+        make_pipeline(StandardScaler(), RidgeClassifier()),
+        {"ridgeclassifier__alpha": [0.01, 0.1, 1.0, 10.0, 100.0]},
+        cv=3,
+    ).fit(Xtr, ytr)
+    # data seeds 0-3: best CV accuracy 0.91-0.94 (ReLU) against 0.51-0.54 (linear). The erf
+    # network without bias has an odd kernel (k(-x, y) = -k(x, y)), so it cannot fit this even
+    # target (0.50-0.59): the search must pick ReLU.
+    assert search.best_params_["ntksketch__activation"] == "relu"
+    assert search.best_score_ > 0.85, search.best_score_
+    assert search.best_score_ > linear.best_score_ + 0.2, (search.best_score_, linear.best_score_)
 
 
 # =============================================================================================
