@@ -374,7 +374,8 @@ def hermite_layer_coefficients(act, q, degree, want_derivative):
 
     ``r_l(s)`` (and ``r'_l(s)``) at ``s = sqrt(q)`` for ``l = 0..degree``; the energy of the
     degrees beyond is added to the top even and odd coefficients (:func:`_fold_tail`), so
-    ``sum_l r_l^2 = E[act(u)^2]`` exactly and feature norms, hence kernel diagonals, are exact.
+    ``sum_l r_l^2 = E[act(u)^2]`` exactly: the truncated kernel's diagonal is exact, so the
+    sketch's squared feature norms are unbiased for it (a PolySketch does not preserve norms).
 
     Parameters
     ----------
@@ -466,7 +467,8 @@ _ALGO_DOC = """
     ``phi_new = [W r_0(s), W r_1(s) Q_1(u), ..., W r_p(s) Q_p(u), b]`` and, for the NTK,
     ``dphi = [r'_0(s), r'_1(s) Q_1(u), ...]`` and ``psi_new = [phi_new, W T(psi, dphi)]`` with
     ``T`` a TensorSRHT. The Hermite tail beyond ``p`` is folded into the top even and odd
-    coefficients so every feature norm is exact. Intermediate layers use ``n_components``
+    coefficients so the truncated kernel's diagonal is exact (the sketch is unbiased for it;
+    single feature norms vary with the sketch). Intermediate layers use ``n_components``
     columns for ``phi`` and for the tensor part; the last NTK layer splits ``n_components``
     between them in proportion to their exact diagonal sizes.
 """
