@@ -1,0 +1,378 @@
+"""Mutation check: do the tests catch plausible bugs?
+
+Each mutation below is a one-line text substitution in one file of the package: a bug that a
+careless edit could plausibly introduce (a wrong scale, a dropped term, an off-by-one). For each
+one, this script copies ``skntk/`` and ``tests/`` to a temporary folder, applies the
+substitution there (the working tree is never touched), runs the tests named for it and reports
+whether they fail, i.e. whether the bug is *caught*.
+
+The substitutions are plain text so that they are easy to update when code moves: if the old
+text no longer occurs exactly once in its file, the mutation is reported as ``stale`` (and
+``tests/test_mutation_check.py`` fails in CI, so the list cannot silently rot).
+
+Usage::
+
+    python tools/mutation_check.py               # every mutation, a markdown table at the end
+    python tools/mutation_check.py --list        # names, files and categories only
+    python tools/mutation_check.py --only srht-scale-input-dim --only hermite-coef-x1.5
+    python tools/mutation_check.py --baseline    # first check the selected tests pass unmutated
+
+A mutation counts as caught only when pytest reports failing tests (exit code 1); a collection
+error or a crash (exit code 2 or more) is reported separately, since it says nothing about the
+tests' power. Tests marked ``xfail`` (known, documented defects) are not run: a mutation
+that happens to make a known-biased case pass is no evidence of the tests' power. ``category`` says which level of test must catch it: ``sketch`` bugs must be
+caught by a sketch-level test (an estimator or sketching primitive compared with the exact
+kernel or with statistics), ``exact`` bugs by the exact-kernel tests.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@dataclass(frozen=True)
+class Mutation:
+    """One plausible bug: replace ``old`` (which must occur exactly once) by ``new`` in ``file``.
+
+    ``tests`` are pytest node ids or files (relative to the repository root), optionally with
+    a ``-k`` expression after ``::-k``; they are the CI tests expected to catch the bug.
+    """
+
+    name: str
+    category: str  # "sketch" or "exact"
+    file: str
+    old: str
+    new: str
+    tests: tuple[str, ...]
+    why: str = ""
+
+
+# fmt: off
+_EXACT_IMAGE_TESTS = ("tests/test_reference_cntk.py",
+                      "tests/test_kernels.py::-k conv_kernels_match_reference")
+_FC_TESTS = "tests/test_fully_connected.py::-k accuracy or unbiased or zero_rows"
+_RF_TESTS = "tests/test_random_features.py::-k accuracy or unbiased or zero_rows or centred"
+_CNTK_TESTS = ("tests/test_convolutional.py::-k accuracy or unbiased or zero_images or "
+               "heavy_tailed or error_falls")
+MUTATIONS: tuple[Mutation, ...] = (
+    # -- sketching primitives (skntk/sketching.py) -------------------------------------------
+    Mutation("srht-scale-input-dim", "sketch", "skntk/sketching.py",
+             "self.scale_ = float(np.sqrt(self.fft_len / self.output_dim))",
+             "self.scale_ = float(np.sqrt(self.input_dim / self.output_dim))",
+             ("tests/test_sketching.py",),
+             "SRHT scale from the input dimension instead of the padded transform length"),
+    Mutation("srht-fft-len-off-by-one", "sketch", "skntk/sketching.py",
+             "return scipy.fft.next_fast_len(dim)",
+             "return scipy.fft.next_fast_len(dim - 1)",
+             ("tests/test_sketching.py",),
+             "transform length one short of the input dimension"),
+    Mutation("srht-dct-norm0", "sketch", "skntk/sketching.py",
+             "norm[0] = np.sqrt(1.0 / N)", "norm[0] = np.sqrt(2.0 / N)",
+             ("tests/test_sketching.py",),
+             "DC coefficient of the orthonormal DCT (array-API path) not normalized"),
+    Mutation("srht-sample-population-minus-one", "sketch", "skntk/sketching.py",
+             "drawn = sample_without_replacement(population, rest, random_state=rng)",
+             "drawn = sample_without_replacement(population - 1, rest, random_state=rng)",
+             ("tests/test_sketching.py",),
+             "coordinate sampling never picks the last coordinate"),
+    Mutation("countsketch-scale-x1.025", "sketch", "skntk/sketching.py",
+             "data = self.signs.ravel().astype(dtype)",
+             "data = 1.025 * self.signs.ravel().astype(dtype)",
+             ("tests/test_sketching.py",), "CountSketch scaled by 1.025"),
+    Mutation("countsketch-unsigned", "sketch", "skntk/sketching.py",
+             "self.hashing_ = _Hashing(buckets, _random_signs(rng, (1, self.input_dim)), "
+             "self.output_dim)",
+             "self.hashing_ = _Hashing(buckets, np.ones((1, self.input_dim)), self.output_dim)",
+             ("tests/test_sketching.py",), "CountSketch without random signs (biased)"),
+    Mutation("tensorsrht-scale-x1.05", "sketch", "skntk/sketching.py",
+             "scale = np.full(m, np.sqrt(population / m))",
+             "scale = np.full(m, np.sqrt(1.05 * population / m))",
+             ("tests/test_sketching.py",), "TensorSRHT / PolySketch node scale off by 5%"),
+    Mutation("tensorsrht-pair-index", "sketch", "skntk/sketching.py",
+             "i, j = np.divmod(_sample_coordinates(rng, population, m), len_b)",
+             "i, j = np.divmod(_sample_coordinates(rng, population, m), len_a)",
+             ("tests/test_sketching.py",), "TensorSRHT pairs decoded with the wrong length"),
+    Mutation("tensorsketch-scale-x1.025", "sketch", "skntk/sketching.py",
+             "spectrum = _rfft_rows(Ca, xp, is_np) * _rfft_rows(Cb, xp, is_np)",
+             "spectrum = 1.025 * _rfft_rows(Ca, xp, is_np) * _rfft_rows(Cb, xp, is_np)",
+             ("tests/test_sketching.py",), "TensorSketch scaled by 1.025"),
+    Mutation("polysketch-leaf-scale-leaf-dim", "sketch", "skntk/sketching.py",
+             "float(np.sqrt(self.leaf_fft_len / output_dims[0]))",
+             "float(np.sqrt(self.leaf_dim / output_dims[0]))",
+             ("tests/test_sketching.py",),
+             "PolySketch degree-1 scale from the leaf dimension, not the padded length"),
+    Mutation("polysketch-hash-unsigned", "sketch", "skntk/sketching.py",
+             "signs = _random_signs(rng, (p, d)) * np.take_along_axis(leaf_signs, buckets, "
+             "axis=1)",
+             "signs = np.take_along_axis(leaf_signs, buckets, axis=1)",
+             ("tests/test_sketching.py",), "PolySketch hashed leaves without their own signs"),
+    # -- fully connected sketches (skntk/fully_connected.py) -----------------------------------
+    Mutation("hermite-coef-r1-x1.5", "sketch", "skntk/fully_connected.py",
+             "out = [_fold_tail(act.hermite_coefficients(s, extra), np.asarray(e_act), degree)]",
+             "out = [_fold_tail(act.hermite_coefficients(s, extra) * np.r_[1.0, 1.5, "
+             "np.ones(extra - 1)], np.asarray(e_act), degree)]",
+             (_FC_TESTS,), "Hermite coefficient r_1 scaled by 1.5"),
+    Mutation("hermite-coef-derivative-r1-x1.5", "sketch", "skntk/fully_connected.py",
+             "out.append(_fold_tail(rd, np.asarray(e_der), degree))",
+             "out.append(_fold_tail(rd * np.r_[1.0, 1.5, np.ones(extra - 1)], "
+             "np.asarray(e_der), degree))",
+             (_FC_TESTS,), "derivative Hermite coefficient r'_1 scaled by 1.5"),
+    Mutation("first-layer-weights-over-d", "sketch", "skntk/fully_connected.py",
+             "phi = X * (W / math.sqrt(d))", "phi = X * (W / d)", (_FC_TESTS,),
+             "Hermite path: first-layer weights divided by d instead of sqrt(d)"),
+    Mutation("fc-missing-bias-feature", "sketch", "skntk/fully_connected.py",
+             "phi_new = _hcat([phi_new, xp.ones((n, 1), dtype=dtype) * b], xp)",
+             "phi_new = _hcat([phi_new, xp.ones((n, 1), dtype=dtype) * 0.0], xp)",
+             (_FC_TESTS,), "Hermite path: a hidden layer's bias column is zero"),
+    Mutation("fc-missing-bias-variance", "sketch", "skntk/fully_connected.py",
+             "q = W * W * second_moment + b * b  # exact variance recursion of the next layer",
+             "q = W * W * second_moment  # exact variance recursion of the next layer",
+             (_FC_TESTS,), "Hermite path: the variance recursion forgets the bias"),
+    Mutation("fc-hermite-depth-plus-one", "sketch", "skntk/fully_connected.py",
+             "for layer in range(self.depth):", "for layer in range(self.depth + 1):",
+             (_FC_TESTS,), "Hermite path: one layer too many"),
+    Mutation("fc-taylor-depth-plus-one", "sketch", "skntk/fully_connected.py",
+             "self.depth, self.activation_, self.weight_std, self.bias_std",
+             "self.depth + 1, self.activation_, self.weight_std, self.bias_std",
+             (_FC_TESTS,), "Taylor path: the polynomial of a network one layer deeper"),
+    Mutation("taylor-mean-split-not-subtracted", "sketch", "skntk/fully_connected.py",
+             "[ep[:, None], Q[l - 1] - ep[:, None] * _device(",
+             "[ep[:, None], Q[l - 1] - 0.0 * ep[:, None] * _device(",
+             (_FC_TESTS,), "Taylor mean-direction split: the common part counted twice"),
+    Mutation("taylor-mean-split-dropped", "sketch", "skntk/fully_connected.py",
+             "use_mean = np.linalg.norm(mean) >= _MEAN_DIRECTION_MIN and budget >= 2 * p",
+             "use_mean = False", (_FC_TESTS,),
+             "Taylor mean-direction split dropped (variance only)"),
+    Mutation("hermite-common-split-not-subtracted", "sketch", "skntk/fully_connected.py",
+             "Q[l - 1] - Qe[l - 1]], xp))", "Q[l - 1]], xp))", (_FC_TESTS,),
+             "Hermite exact common-part split: the common part counted twice"),
+    Mutation("hermite-tensor-split-not-subtracted", "sketch", "skntk/fully_connected.py",
+             't = _hcat([pc * dc, t - lay["tensor"].transform(_to_dense(Pc), Dc)], xp)',
+             "t = _hcat([pc * dc, t], xp)", (_FC_TESTS,),
+             "Hermite NTK tensor split: the exact common product counted twice"),
+    # -- random features (skntk/random_features.py) ---------------------------------------------
+    Mutation("rf-first-layer-weights-over-d", "sketch", "skntk/random_features.py",
+             "z = np.asarray(X @ G[:d]) * ft(W / math.sqrt(d))",
+             "z = np.asarray(X @ G[:d]) * ft(W / d)", (_RF_TESTS,),
+             "random features: first-layer weights divided by d instead of sqrt(d)"),
+    Mutation("rf-missing-bias", "sketch", "skntk/random_features.py",
+             "z += ft(b) * G[-1]", "z += 0.0 * G[-1]", (_RF_TESTS,),
+             "random features: the first layer's bias is dropped"),
+    Mutation("rf-depth-plus-one", "sketch", "skntk/random_features.py",
+             "M, L = int(self.n_components), int(self.depth)",
+             "M, L = int(self.n_components), int(self.depth) + 1", (_RF_TESTS,),
+             "random features: one layer too many"),
+    Mutation("rf-uncentred-value-features", "sketch", "skntk/random_features.py",
+             "new_cent -= (mu / math.sqrt(width)).astype(dtype)[:, None]",
+             "new_cent -= 0.0", (_RF_TESTS,),
+             "random features: Monte-Carlo value features not centred on their mean"),
+    Mutation("rf-uncentred-derivative-features", "sketch", "skntk/random_features.py",
+             "dcent -= (dmu / math.sqrt(m)).astype(dtype)[:, None]", "dcent -= 0.0",
+             (_RF_TESTS,),
+             "random features: Monte-Carlo derivative features not centred on their mean"),
+    Mutation("rf-leverage-weights-dropped", "sketch", "skntk/random_features.py",
+             "scale = np.sqrt(D / r2) / math.sqrt(width)",
+             "scale = np.ones(width) / math.sqrt(width)", (_RF_TESTS,),
+             "leverage sampling without its importance weights"),
+    Mutation("rf-leverage-weights-wrong", "sketch", "skntk/random_features.py",
+             "scale = np.sqrt(D / r2) / math.sqrt(width)",
+             "scale = np.sqrt((D + 2) / r2) / math.sqrt(width)", (_RF_TESTS,),
+             "leverage importance weights with the wrong degrees of freedom"),
+    # -- convolutional sketch (skntk/convolutional.py) ------------------------------------------
+    Mutation("cntk-sketch-pool-wrong-windows", "sketch", "skntk/convolutional.py",
+             "return phi.reshape(n, hn, 2, wn, 2, d).mean(axis=(2, 4))",
+             "return phi.reshape(n, 2, hn, 2, wn, d).mean(axis=(1, 3))", (_CNTK_TESTS,),
+             "CNTKSketch AvgPool averages pixels i and i + h/2 instead of 2i, 2i+1"),
+    Mutation("cntk-sketch-pool-offset", "sketch", "skntk/convolutional.py",
+             "phi = phi[:, : 2 * hn, : 2 * wn]",
+             "phi = np.roll(phi, 1, axis=(1, 2))[:, : 2 * hn, : 2 * wn]", (_CNTK_TESTS,),
+             "CNTKSketch AvgPool windows shifted by one pixel"),
+    Mutation("cntk-uncentred-mc-derivative", "sketch", "skntk/convolutional.py",
+             "rest = (np.asarray(act.derivative(z), dtype=dtype) - mean) * dtype.type(",
+             "rest = (np.asarray(act.derivative(z), dtype=dtype)) * dtype.type(",
+             (_CNTK_TESTS,), "CNTKSketch Monte-Carlo derivative features not centred"),
+    Mutation("cntk-first-layer-scale-over-c", "sketch", "skntk/convolutional.py",
+             "phi = images * dtype.type(1.0 / math.sqrt(c))",
+             "phi = images * dtype.type(1.0 / c)", (_CNTK_TESTS,),
+             "CNTKSketch input scaled by 1/C instead of 1/sqrt(C)"),
+    Mutation("cntk-missing-bias", "sketch", "skntk/convolutional.py",
+             "out[..., -1] = bias", "out[..., -1] = 0.0", (_CNTK_TESTS,),
+             "CNTKSketch conv layers lose their bias column"),
+    Mutation("cntk-mean-direction-split-dropped", "sketch", "skntk/convolutional.py",
+             "if common_r0:", "if False:", (_CNTK_TESTS,),
+             "CNTKSketch: no exact common (mean-direction) split at deeper layers"),
+    Mutation("cntk-r0-split-dropped", "sketch", "skntk/convolutional.py",
+             "split = bool(want_ntk and out_phi > 1 and t_dim >= 8)", "split = False",
+             (_CNTK_TESTS,), "CNTKSketch: the r'_0 split of the tensor sketch dropped"),
+    Mutation("cntk-hermite-coef-r1-x1.5", "sketch", "skntk/convolutional.py",
+             "coefs, _ = hermite_layer_coefficients(act, q, p, want_ntk)",
+             "coefs, _ = hermite_layer_coefficients(act, q, p, want_ntk); "
+             "coefs[0][:, 1] *= 1.5", (_CNTK_TESTS,),
+             "CNTKSketch: Hermite coefficient r_1 scaled by 1.5"),
+    Mutation("cntk-pixel-variances-pool", "sketch", "skntk/convolutional.py",
+             "new[:, k] *= _inside_mask(hn, wn, oh, ow) / 16.0",
+             "new[:, k] *= _inside_mask(hn, wn, oh, ow) / 4.0", (_CNTK_TESTS,),
+             "per-pixel variances summed instead of averaged over the pooling window"),
+    # -- exact kernels: layer rules and architectures (skntk/architectures.py, kernels.py) ---
+    Mutation("myrtle-lost-first-avgpool", "exact", "skntk/architectures.py",
+             "if i > 0:", "if i > 1:", _EXACT_IMAGE_TESTS,
+             "the Myrtle network loses its first AvgPool"),
+    Mutation("avgpool-offset-windows", "exact", "skntk/architectures.py",
+             "q = q[..., : 2 * hn, : 2 * wn, : 2 * hn, : 2 * wn]",
+             "q = q[..., h - 2 * hn :, w - 2 * wn :, h - 2 * hn :, w - 2 * wn :]",
+             _EXACT_IMAGE_TESTS, "AvgPool drops the first, not the last, odd row and column"),
+    Mutation("avgpool-interleaved-windows", "exact", "skntk/architectures.py",
+             "q = q.reshape(lead + (hn, 2, wn, 2, hn, 2, wn, 2))",
+             "q = np.moveaxis(q.reshape(lead + (2, hn, 2, wn, 2, hn, 2, wn)), "
+             "[len(lead) + i for i in (0, 2, 4, 6)], [len(lead) + i for i in (1, 3, 5, 7)])",
+             _EXACT_IMAGE_TESTS, "AvgPool averages pixels i and i + h/2 instead of 2i, 2i+1"),
+    Mutation("conv-window-normalized-by-f", "exact", "skntk/architectures.py",
+             "out *= 1.0 / (f * f)", "out *= 1.0 / f", _EXACT_IMAGE_TESTS,
+             "Conv window sum divided by f instead of f^2"),
+    Mutation("conv-padding-wrap", "exact", "skntk/architectures.py",
+             "padded = np.pad(q, pad)", 'padded = np.pad(q, pad, mode="wrap")',
+             _EXACT_IMAGE_TESTS, "Conv pads periodically instead of with zeros"),
+    Mutation("conv-missing-bias", "exact", "skntk/architectures.py",
+             "self.filter_size = int(filter_size)",
+             "self.filter_size, bias_std = int(filter_size), 0.0", _EXACT_IMAGE_TESTS,
+             "Conv ignores its bias"),
+    Mutation("dense-missing-bias", "exact", "skntk/architectures.py",
+             "nngp = state.nngp", "nngp, b2 = state.nngp, 0.0",
+             ("tests/test_kernels.py::-k match_reference",), "Dense ignores its bias"),
+    Mutation("gap-depth-plus-one", "exact", "skntk/kernels.py",
+             "return gap_network(depth, act, weight_std, bias_std, filter_size)",
+             "return gap_network(depth + 1, act, weight_std, bias_std, filter_size)",
+             _EXACT_IMAGE_TESTS, "gap network one layer too deep"),
+    Mutation("myrtle7-depth", "exact", "skntk/architectures.py",
+             "7: (2, 2, 2)", "7: (2, 2, 1)", _EXACT_IMAGE_TESTS, "Myrtle-7 one layer short"),
+    Mutation("conv-ntk-loses-new-nngp", "exact", "skntk/architectures.py",
+             "ntk = self.window_mean(state.ntk)",
+             "ntk = self.window_mean(state.ntk) - nngp / w2", _EXACT_IMAGE_TESTS,
+             "the Conv NTK rule loses its + q'(new) term"),
+)
+# fmt: on
+
+
+def check_matches(mutation: Mutation, root: Path = ROOT) -> int:
+    """How many times the mutation's old text occurs in its file (it must be exactly 1)."""
+    text = (root / mutation.file).read_text()
+    return text.count(mutation.old)
+
+
+def _pytest_args(tests):
+    args = []
+    for spec in tests:
+        path, _, expr = spec.partition("::-k ")
+        args.append(path)
+        if expr:
+            args += ["-k", expr]
+    return args
+
+
+def _run(mutation: Mutation, workdir: Path, timeout: float, mutate: bool):
+    """Copy the package, apply the substitution (if ``mutate``) and run the tests."""
+    for name in ("skntk", "tests"):
+        target = workdir / name
+        if target.exists():
+            shutil.rmtree(target)
+        shutil.copytree(ROOT / name, target, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(ROOT / "pyproject.toml", workdir / "pyproject.toml")
+    if mutate:
+        path = workdir / mutation.file
+        text = path.read_text()
+        path.write_text(text.replace(mutation.old, mutation.new, 1))
+    env = dict(os.environ, PYTHONPATH=str(workdir), PYTHONDONTWRITEBYTECODE="1")
+    # one test file per mutation may select with -k; run each spec on its own so that -k
+    # expressions do not apply to the other files
+    failed, codes, started = [], [], time.perf_counter()
+    for spec in mutation.tests:
+        cmd = [sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider",
+               "--no-header", "-rf", "-o", "addopts=", "-m", "not xfail"] + _pytest_args([spec])
+        try:
+            proc = subprocess.run(cmd, cwd=workdir, env=env, capture_output=True, text=True,
+                                  timeout=timeout)
+        except subprocess.TimeoutExpired:
+            codes.append("timeout")
+            continue
+        codes.append(proc.returncode)
+        failed += re.findall(r"^FAILED (\S+)", proc.stdout, flags=re.MULTILINE)
+        if proc.returncode == 1:
+            break  # caught: no need to run the remaining specs
+    return codes, failed, time.perf_counter() - started
+
+
+def _verdict(codes):
+    if 1 in codes:
+        return "caught"
+    if "timeout" in codes:
+        return "timeout"
+    if any(c not in (0, 5) for c in codes):
+        return f"crash (exit {codes})"
+    return "MISSED"
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--only", action="append", default=[], help="run only these mutations")
+    parser.add_argument("--list", action="store_true", help="list the mutations and exit")
+    parser.add_argument("--baseline", action="store_true",
+                        help="first check that the selected tests pass without the mutation")
+    parser.add_argument("--timeout", type=float, default=900.0,
+                        help="seconds per pytest run (default 900)")
+    args = parser.parse_args(argv)
+
+    selected = [m for m in MUTATIONS if not args.only or m.name in args.only]
+    unknown = set(args.only) - {m.name for m in MUTATIONS}
+    if unknown:
+        parser.error(f"unknown mutations: {sorted(unknown)}")
+    if args.list:
+        for m in selected:
+            print(f"{m.name:40s} {m.category:7s} {m.file}: {m.why}")
+        return 0
+
+    rows, missed = [], 0
+    with tempfile.TemporaryDirectory(prefix="skntk-mutation-") as tmp:
+        workdir = Path(tmp)
+        for m in selected:
+            count = check_matches(m)
+            if count != 1:
+                rows.append((m, f"stale ({count} matches)", "", 0.0))
+                missed += 1
+                print(f"{m.name}: stale, the old text occurs {count} times in {m.file}",
+                      flush=True)
+                continue
+            if args.baseline:
+                codes, failed, _ = _run(m, workdir, args.timeout, mutate=False)
+                if any(c not in (0, 5) for c in codes):
+                    print(f"{m.name}: the tests fail WITHOUT the mutation: {failed or codes}",
+                          flush=True)
+                    rows.append((m, "baseline fails", ", ".join(failed), 0.0))
+                    missed += 1
+                    continue
+            codes, failed, seconds = _run(m, workdir, args.timeout, mutate=True)
+            verdict = _verdict(codes)
+            missed += verdict != "caught"
+            rows.append((m, verdict, ", ".join(failed[:3]), seconds))
+            print(f"{m.name}: {verdict} in {seconds:.0f} s {failed[:3]}", flush=True)
+
+    print("\n| mutation | category | file | verdict | caught by | seconds |")
+    print("|---|---|---|---|---|---|")
+    for m, verdict, by, seconds in rows:
+        print(f"| {m.name} | {m.category} | {m.file} | {verdict} | {by} | {seconds:.0f} |")
+    print(f"\n{len(rows) - missed} of {len(rows)} caught")
+    return 1 if missed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
