@@ -683,15 +683,21 @@ ZERO_ROW_ACTIVATIONS = [
 
 
 @pytest.mark.parametrize("activation", ZERO_ROW_ACTIVATIONS, ids=str)
-def test_fc_zero_rows_are_finite(activation):
+def test_fc_zero_rows_are_the_limit_of_small_rows(activation):
+    # a zero row takes the special case q = 0 (s = 0) of every dual: it must be finite and
+    # the limit of rows shrinking to zero (every listed activation's kernels are continuous)
     X = np.random.RandomState(15).randn(3, 4)
     X[1] = 0.0
+    X_small = X.copy()
+    X_small[1] = 1e-7 * np.random.RandomState(16).randn(4)
     for b in (0.0, 0.4):
         kw = dict(depth=2, activation=activation, bias_std=b)
         for fn in (nngp_kernel, ntk_kernel):
             K = fn(X, **kw)
             assert np.all(np.isfinite(K)), (fn.__name__, b, K)
             _assert_psd(K, (fn.__name__, activation))
+            np.testing.assert_allclose(K, fn(X_small, **kw), rtol=0,
+                                       atol=1e-5 * np.abs(K).max(), err_msg=fn.__name__)
 
 
 def test_zero_rows_exact_values():
@@ -708,14 +714,19 @@ def test_zero_rows_exact_values():
 
 
 @pytest.mark.parametrize("activation", ["relu", "erf", "tanh", "normalized_gaussian"])
-def test_conv_zero_images_are_finite(activation):
+def test_conv_zero_images_are_the_limit_of_small_images(activation):
     X = np.random.RandomState(17).randn(3, 4, 4, 2)
     X[0] = 0.0
     X[1, :2] = 0.0  # partly zero image
+    X_small = X.copy()
+    X_small[0] = 1e-7 * np.random.RandomState(18).randn(4, 4, 2)
+    X_small[1, :2] = 1e-7 * np.random.RandomState(19).randn(2, 4, 2)
     for fn in (cnngp_kernel, cntk_kernel):
         K = fn(X, depth=2, activation=activation)
         assert np.all(np.isfinite(K)), (fn.__name__, K)
         _assert_psd(K, (fn.__name__, activation))
+        np.testing.assert_allclose(K, fn(X_small, depth=2, activation=activation), rtol=0,
+                                   atol=1e-5 * np.abs(K).max(), err_msg=fn.__name__)
 
 
 @pytest.mark.parametrize("fn", [nngp_kernel, ntk_kernel])
