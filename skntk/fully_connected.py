@@ -267,26 +267,14 @@ class _FullyConnectedSketch(FeatureMapMixin):
             if sketched:
                 top = max(sketched)
                 poly = PolySketch(in_dim, top, [max(dims[l], 1) for l in range(top)], rng)
-            tensor, tensor_common, mc, compress = None, [], None, None
-            if want_ntk and layer == 0 and act.has_pointwise_form and t_dim >= 8:
-                # First layer: its input is exact, so Monte-Carlo derivative features
-                # act'(phi G) are unbiased for E[act'(u) act'(v)] (a truncated Hermite series of
-                # a discontinuous act', ReLU's step, is biased near rho = 1). They are centred
-                # on r'_0, whose product with psi is kept exactly (or SRHT-compressed).
-                mean_dim = psi_dim
-                if psi_dim > t_dim // 4:
-                    mean_dim = t_dim // 4
-                    compress = SRHT(psi_dim, mean_dim, rng)
-                mc = rng.standard_normal((in_dim, t_dim - mean_dim))
-                tensor = TensorSRHT(psi_dim, mc.shape[1], t_dim - mean_dim, rng)
-            elif want_ntk:
+            tensor, tensor_common = None, []
+            if want_ntk:
                 # psi_c (x) dphi_c (dphi's r'_0 column) is represented exactly, the rest sketched
                 tensor_common = psi_common if t_dim - len(psi_common) >= max(t_dim // 2, 1) else []
                 tensor = TensorSRHT(psi_dim, budget + 1, t_dim - len(tensor_common), rng)
             self._hermite_layers.append({"dims": dims, "exact": exact, "poly": poly,
                                          "tensor": tensor, "common": common,
-                                         "padding": padding, "tensor_common": tensor_common,
-                                         "mc": mc, "compress": compress})
+                                         "padding": padding, "tensor_common": tensor_common})
             psi_common = [0] + ([phi_dim - 1] if has_bias else []) + [
                 phi_dim + i for i in range(len(tensor_common))]
             in_dim, psi_dim, q = phi_dim, phi_dim + t_dim, q_next
@@ -335,18 +323,7 @@ class _FullyConnectedSketch(FeatureMapMixin):
             phi_new = _hcat([_weighted(blocks, _device(coefs[0] * W, like, dtype), xp)] + pad, xp)
             if b > 0:
                 phi_new = _hcat([phi_new, xp.ones((n, 1), dtype=dtype) * b], xp)
-            if want_ntk and lay["mc"] is not None:
-                G = lay["mc"]
-                r0 = _device(coefs[1][:, :1], like, dtype)
-                z = to_numpy(phi @ _device(G, like, dtype))
-                rest = _device(np.asarray(self.activation_.derivative(z)), like, dtype) - r0
-                rest = rest * (1.0 / math.sqrt(G.shape[1]))
-                dense_psi = _to_dense(psi)
-                psi_mean = (dense_psi if lay["compress"] is None
-                            else lay["compress"].transform(dense_psi))
-                t = _hcat([psi_mean * r0, lay["tensor"].transform(dense_psi, rest)], xp)
-                psi = _hcat([phi_new, t * W], xp)
-            elif want_ntk:
+            if want_ntk:
                 dphi = _hcat([_weighted(blocks, _device(coefs[1], like, dtype), xp)] + pad, xp)
                 t = lay["tensor"].transform(_to_dense(psi), dphi)
                 if lay["tensor_common"]:
@@ -489,16 +466,11 @@ _ALGO_DOC = """
     ``q`` (a scalar recursion) and the direction ``u = phi/|phi|`` of the current features:
     ``phi_new = [W r_0(s), W r_1(s) Q_1(u), ..., W r_p(s) Q_p(u), b]`` and, for the NTK,
     ``dphi = [r'_0(s), r'_1(s) Q_1(u), ...]`` and ``psi_new = [phi_new, W T(psi, dphi)]`` with
-    ``T`` a TensorSRHT. At the first layer, whose input is exact, the derivative features
-    are Monte-Carlo instead, ``(act'(phi G) - r'_0(s)) / sqrt(k)`` with Gaussian ``G``: unbiased
-    for ``E[act'(u) act'(v)]`` for any pointwise activation, where a truncated Hermite series
-    of a discontinuous derivative (ReLU's step) is biased near ``rho = 1``; the part
-    ``r'_0(s) psi`` is kept exactly (SRHT-compressed when ``psi`` is wide) and only the
-    centred rest goes through ``T``. The Hermite tail beyond ``p`` is folded into the top
-    even and odd coefficients so the truncated kernel's diagonal is exact (the sketch is
-    unbiased for it; single feature norms vary with the sketch). Intermediate layers use
-    ``n_components`` columns for ``phi`` and for the tensor part; the last NTK layer splits
-    ``n_components`` between them in proportion to their exact diagonal sizes.
+    ``T`` a TensorSRHT. The Hermite tail beyond ``p`` is folded into the top even and odd
+    coefficients so the truncated kernel's diagonal is exact (the sketch is unbiased for it;
+    single feature norms vary with the sketch). Intermediate layers use ``n_components``
+    columns for ``phi`` and for the tensor part; the last NTK layer splits ``n_components``
+    between them in proportion to their exact diagonal sizes.
 """
 
 
