@@ -311,7 +311,12 @@ class ABReLU(Activation):
 
     def derivative(self, t):
         t = np.asarray(t)
-        return np.where(t > 0, self.b, self.a).astype(np.result_type(t, np.float32))
+        # a step: built in the output dtype (np.where would go through float64)
+        out = (t > 0).astype(np.result_type(t, np.float32))
+        if self.a != 0.0 or self.b != 1.0:
+            out *= self.b - self.a
+            out += self.a
+        return out
 
     def _derivative_at_zero(self):
         return 0.5 * (self.a + self.b)
