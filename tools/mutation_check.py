@@ -20,9 +20,10 @@ Usage::
 A mutation counts as caught only when pytest reports failing tests (exit code 1); a collection
 error or a crash (exit code 2 or more) is reported separately, since it says nothing about the
 tests' power. Tests marked ``xfail`` (known, documented defects) are not run: a mutation
-that happens to make a known-biased case pass is no evidence of the tests' power. ``category`` says which level of test must catch it: ``sketch`` bugs must be
-caught by a sketch-level test (an estimator or sketching primitive compared with the exact
-kernel or with statistics), ``exact`` bugs by the exact-kernel tests.
+that happens to make a known-biased case pass is no evidence of the tests' power.
+``category`` says which level of test must catch it: ``sketch`` bugs must be caught by a
+sketch-level test (an estimator or sketching primitive compared with the exact kernel or with
+statistics), ``exact`` bugs by the exact-kernel tests.
 """
 
 from __future__ import annotations
