@@ -274,19 +274,6 @@ SRHT_FRAME_CASES = [
 ]
 
 
-@pytest.mark.parametrize("d, m, draws", SRHT_FRAME_CASES)
-def test_srht_unbiased_on_a_frame(d, m, draws):
-    A, B = _frame_pairs(d)
-    ratios = _draws(
-        lambda rs: SRHT(d, m, rng=rs),
-        (np.vstack([A, B]),),
-        lambda Z: _frame_ratios(Z, RHO),
-        draws,
-        seed=d * 1000 + m,
-    )
-    _assert_unbiased(ratios)
-
-
 CS_FRAME_CASES = [  # (d, m, draws); the diagonal ratio is exactly 1 (sum_j s_j^2 = d)
     (3, 2, 1900),  # sd 0.28
     (13, 1, 2800),  # sd 0.34
@@ -298,11 +285,16 @@ CS_FRAME_CASES = [  # (d, m, draws); the diagonal ratio is exactly 1 (sum_j s_j^
 ]
 
 
-@pytest.mark.parametrize("d, m, draws", CS_FRAME_CASES)
-def test_countsketch_unbiased_on_a_frame(d, m, draws):
+@pytest.mark.parametrize(
+    "cls, d, m, draws",
+    [(SRHT, *case) for case in SRHT_FRAME_CASES]
+    + [(CountSketch, *case) for case in CS_FRAME_CASES],
+    ids=lambda v: v.__name__ if isinstance(v, type) else str(v),
+)
+def test_srht_and_countsketch_unbiased_on_a_frame(cls, d, m, draws):
     A, B = _frame_pairs(d)
     ratios = _draws(
-        lambda rs: CountSketch(d, m, rng=rs),
+        lambda rs: cls(d, m, rng=rs),
         (np.vstack([A, B]),),
         lambda Z: _frame_ratios(Z, RHO),
         draws,
