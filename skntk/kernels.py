@@ -15,13 +15,18 @@ from sklearn.utils import check_array, gen_batches
 from .activations import get_activation
 from .architectures import (
     MYRTLE_BLOCKS,
+    AvgPool,
+    Conv,
+    Dense,
+    GlobalAvgPool,
     KernelState,
+    Nonlinearity,
     fully_connected,
     gap_network,
     myrtle_network,
 )
 
-__all__ = ["nngp_kernel", "ntk_kernel", "cnngp_kernel", "cntk_kernel", "ARCHITECTURES"]
+__all__ = ["kernel", "nngp_kernel", "ntk_kernel", "cnngp_kernel", "cntk_kernel", "ARCHITECTURES"]
 
 ARCHITECTURES = ("gap", "myrtle")
 # Bound on the number of float64 entries of one block's pair tensor (about 64 MB).
@@ -410,6 +415,113 @@ cntk_kernel.__doc__ = (
     (3, 3)
 """
 )
+
+
+_LAYER_TYPES = (Dense, Conv, Nonlinearity, AvgPool, GlobalAvgPool)
+
+
+def _check_layers(layers):
+    """The layer list as a list, and whether it is an image network (one with spatial layers).
+
+    An image network must reduce its pixels to one value per image pair with exactly one
+    ``GlobalAvgPool``, after which only ``Dense`` and ``Nonlinearity`` layers may follow.
+    """
+    if isinstance(layers, str | bytes) or not hasattr(layers, "__iter__"):
+        raise TypeError(f"layers must be a list of layer objects, got {type(layers).__name__}")
+    layers = list(layers)
+    if not layers:
+        raise ValueError("layers must contain at least one layer")
+    for i, layer in enumerate(layers):
+        if isinstance(layer, type):
+            raise TypeError(
+                f"layers[{i}] is the class {layer.__name__}; pass an instance, e.g. "
+                f"{layer.__name__}()"
+            )
+        if not isinstance(layer, _LAYER_TYPES):
+            names = ", ".join(t.__name__ for t in _LAYER_TYPES)
+            raise TypeError(f"layers[{i}] = {layer!r} is not a layer ({names})")
+    spatial = [i for i, layer in enumerate(layers) if isinstance(layer, Conv | AvgPool)]
+    pools = [i for i, layer in enumerate(layers) if isinstance(layer, GlobalAvgPool)]
+    if not spatial and not pools:
+        return layers, False
+    if len(pools) != 1:
+        raise ValueError(
+            "an image network (with Conv or AvgPool layers) needs exactly one GlobalAvgPool, "
+            f"got {len(pools)}"
+        )
+    if spatial and max(spatial) > pools[0]:
+        raise ValueError("Conv and AvgPool layers must come before the GlobalAvgPool")
+    return layers, True
+
+
+def kernel(X, Y=None, *, layers, kind="ntk", image_shape=None, n_jobs=None):
+    """Exact NNGP or NTK of any network described as a list of layers.
+
+    The network is the composition of ``layers`` (see :mod:`skntk.architectures`), each
+    applying its own rule to the kernel state of every input pair, starting from
+    ``q_xy = <x, y> / d`` (features) or ``q[p, p'] = <x_p, y_p'> / C`` (images, per pixel
+    pair) and ``T = 0``:
+
+    * ``Dense(W, b)``: ``q <- W^2 q + b^2``, ``T <- q + W^2 T``;
+    * ``Conv(f, W, b)``: ``q'[p, p'] = W^2 / f^2 sum_delta q[p+delta, p'+delta] + b^2`` (SAME
+      zero padding), ``T' = q' + W^2 (window mean of T)``;
+    * ``Nonlinearity(act)``: ``q <- E[act(u) act(v)]``, ``T <- T E[act'(u) act'(v)]``;
+    * ``AvgPool()`` (2x2, stride 2) and ``GlobalAvgPool()``: averages over pixel pairs.
+
+    The NNGP is the final ``q``, the NTK the final ``T``. :func:`nngp_kernel`, :func:`ntk_kernel`,
+    :func:`cnngp_kernel` and :func:`cntk_kernel` are this function on the layer lists of
+    :func:`~skntk.architectures.fully_connected`, :func:`~skntk.architectures.gap_network` and
+    :func:`~skntk.architectures.myrtle_network`.
+
+    Parameters
+    ----------
+    X : {array-like, sparse matrix} of shape (n_samples_X, n_features), or images
+        Rows of features for a network of ``Dense`` and ``Nonlinearity`` layers; images
+        ``(n, H, W, C)`` (or flattened, with ``image_shape``) for a network with ``Conv`` or
+        ``AvgPool`` layers, which must contain exactly one ``GlobalAvgPool``.
+    Y : array-like, default=None
+        Second set of inputs; if None, ``Y = X``.
+    layers : list of layers
+        Instances of :class:`~skntk.architectures.Dense`, :class:`~skntk.architectures.Conv`,
+        :class:`~skntk.architectures.Nonlinearity`, :class:`~skntk.architectures.AvgPool` and
+        :class:`~skntk.architectures.GlobalAvgPool`, applied in order. End with a ``Dense``
+        readout to match the conventions of the other kernel functions.
+    kind : {"ntk", "nngp"}, default="ntk"
+    image_shape : tuple (H, W, C), default=None
+        For flattened images.
+    n_jobs : int, default=None
+        Threads over blocks of input pairs.
+
+    Returns
+    -------
+    K : ndarray of shape (n_samples_X, n_samples_Y)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skntk.architectures import Conv, Dense, GlobalAvgPool, Nonlinearity
+    >>> from skntk.kernels import kernel, ntk_kernel
+    >>> X = np.random.RandomState(0).randn(4, 5)
+    >>> layers = [Dense(1.0, 0.1), Nonlinearity("erf"), Dense(1.5), Nonlinearity("relu"), Dense()]
+    >>> kernel(X, layers=layers, kind="nngp").shape
+    (4, 4)
+    >>> from skntk.architectures import fully_connected
+    >>> bool(np.allclose(kernel(X, layers=fully_connected(2, "relu")), ntk_kernel(X, depth=2)))
+    True
+    >>> images = np.random.RandomState(0).randn(3, 6, 6, 2)
+    >>> net = [Conv(5, 1.3, 0.2), Nonlinearity("gelu"), GlobalAvgPool(), Dense()]
+    >>> kernel(images, layers=net).shape
+    (3, 3)
+    """
+    if kind not in ("ntk", "nngp"):
+        raise ValueError(f"kind must be 'ntk' or 'nngp', got {kind!r}")
+    layers, images = _check_layers(layers)
+    want_ntk = kind == "ntk"
+    if images:
+        return _conv_kernels(X, Y, image_shape, layers, want_ntk, n_jobs)
+    if image_shape is not None:
+        raise ValueError("image_shape is only for networks with Conv or AvgPool layers")
+    return _fc_kernels(X, Y, layers, want_ntk, n_jobs)
 
 
 def fc_kernel_from_covariances(layers, q_xx, q_yy, q_xy, want_ntk):
