@@ -97,8 +97,12 @@ class Activation:
     has_pointwise_form = True
 
     # -- value-object protocol ---------------------------------------------------------------
-    def get_params(self):
-        """Parameters as a dict (the constructor's keyword arguments)."""
+    def get_params(self, deep=True):
+        """Parameters as a dict (the constructor's keyword arguments).
+
+        ``deep`` is accepted for scikit-learn's ``clone``, which rebuilds objects that have
+        ``get_params`` from it; the parameters are plain values either way.
+        """
         return {p: getattr(self, p) for p in self._param_names}
 
     def _key(self):
@@ -1247,13 +1251,16 @@ class CallableActivation(Activation):
     """
 
     name = "callable"
-    _param_names = ("fn", "derivative_fn")
 
     def __init__(self, fn, derivative=None):
         if not callable(fn):
             raise TypeError(f"fn must be callable, got {type(fn).__name__}")
         self.fn = fn
-        self.derivative_fn = derivative
+        self.derivative_fn = derivative  # ``derivative`` is the pointwise method's name
+
+    def get_params(self, deep=True):
+        """``{"fn": ..., "derivative": ...}``, the constructor's arguments."""
+        return {"fn": self.fn, "derivative": self.derivative_fn}
 
     def value(self, t):
         return np.asarray(self.fn(np.asarray(t, dtype=np.float64)), dtype=np.float64)

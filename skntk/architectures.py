@@ -97,7 +97,36 @@ def _expand_variances(var_x, var_y, state):
     return var_x[:, None, :, :, None, None], var_y[None, :, None, None, :, :]
 
 
-class Dense:
+class _Layer:
+    """Value-object protocol shared by the layers: ``get_params``, equality and ``repr`` from
+    the constructor's arguments, so estimators holding layer lists ``clone``, compare and
+    pickle like any scikit-learn parameter."""
+
+    _param_names = ()
+
+    def get_params(self, deep=True):
+        """Parameters as a dict (the constructor's keyword arguments).
+
+        ``deep`` is accepted for scikit-learn's ``clone``, which rebuilds objects that have
+        ``get_params`` from it; the parameters are plain values either way.
+        """
+        return {p: getattr(self, p) for p in self._param_names}
+
+    def _key(self):
+        return (type(self), tuple(self.get_params().values()))
+
+    def __eq__(self, other):
+        return isinstance(other, _Layer) and self._key() == other._key()
+
+    def __hash__(self):
+        return hash(self._key())
+
+    def __repr__(self):
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
+        return f"{type(self).__name__}({args})"
+
+
+class Dense(_Layer):
     """Fully connected layer: ``q <- W^2 q + b^2``, ``T <- q + W^2 T``.
 
     Parameters
@@ -114,6 +143,8 @@ class Dense:
     0.75
     """
 
+    _param_names = ("weight_std", "bias_std")
+
     def __init__(self, weight_std=1.0, bias_std=0.0):
         self.weight_std = float(weight_std)
         self.bias_std = float(bias_std)
@@ -129,11 +160,9 @@ class Dense:
             ntk += nngp
         return state
 
-    def __repr__(self):
-        return f"Dense(weight_std={self.weight_std}, bias_std={self.bias_std})"
 
 
-class Conv:
+class Conv(_Layer):
     """Convolution ``f x f``, stride 1, SAME zero padding (odd ``f``), on pixel-pair tensors.
 
     ``q'[p, p'] = W^2 / f^2 sum_delta q[p + delta, p' + delta] + b^2``;
@@ -147,6 +176,8 @@ class Conv:
     >>> float(Conv(3).window_mean(q)[0, 0, 1, 1, 1, 1])  # interior: all 9 shifts inside
     1.0
     """
+
+    _param_names = ("filter_size", "weight_std", "bias_std")
 
     def __init__(self, filter_size=3, weight_std=1.0, bias_std=0.0):
         if filter_size < 1 or filter_size % 2 == 0:
@@ -180,22 +211,19 @@ class Conv:
             ntk += nngp
         return replace(state, nngp=nngp, ntk=ntk)
 
-    def __repr__(self):
-        return (
-            f"Conv(filter_size={self.filter_size}, weight_std={self.weight_std}, "
-            f"bias_std={self.bias_std})"
-        )
 
 
-class Nonlinearity:
+class Nonlinearity(_Layer):
     """Activation layer: ``q <- E[act(u) act(v)]``, ``T <- T E[act'(u) act'(v)]``.
 
     Examples
     --------
     >>> from skntk.architectures import Nonlinearity
     >>> Nonlinearity("relu")
-    Nonlinearity(ReLU())
+    Nonlinearity(activation=ReLU())
     """
+
+    _param_names = ("activation",)
 
     def __init__(self, activation):
         self.activation = get_activation(activation)
@@ -217,11 +245,8 @@ class Nonlinearity:
             ntk *= deriv
         return replace(state, nngp=np.asarray(nngp, dtype=dtype), ntk=ntk)
 
-    def __repr__(self):
-        return f"Nonlinearity({self.activation!r})"
 
-
-class AvgPool:
+class AvgPool(_Layer):
     """Average pooling 2x2, stride 2, VALID padding (odd trailing rows/columns are dropped).
 
     Examples
@@ -248,11 +273,8 @@ class AvgPool:
         ntk = None if state.ntk is None else pool(state.ntk)
         return replace(state, nngp=pool(state.nngp), ntk=ntk)
 
-    def __repr__(self):
-        return "AvgPool()"
 
-
-class GlobalAvgPool:
+class GlobalAvgPool(_Layer):
     """Global average pooling: the mean over all pixel pairs; the state becomes non-spatial.
 
     Examples
@@ -270,9 +292,6 @@ class GlobalAvgPool:
 
         ntk = None if state.ntk is None else pool(state.ntk)
         return replace(state, nngp=pool(state.nngp), ntk=ntk, spatial=0)
-
-    def __repr__(self):
-        return "GlobalAvgPool()"
 
 
 def fully_connected(depth, activation, weight_std=1.0, bias_std=0.0):

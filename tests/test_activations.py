@@ -643,3 +643,31 @@ def test_callable_activation(gauss_quad):
     np.testing.assert_allclose(
         fd.dual_derivative(*q), gauss_quad.pair_expectation(df, df, *q), rtol=1e-7
     )
+
+
+@pytest.mark.parametrize(
+    "activation",
+    [LeakyReLU(alpha=0.1), Erf(a=0.8, b=1.5, c=0.2), CallableActivation(np.arctan)],
+    ids=repr,
+)
+def test_estimators_holding_activation_objects_clone_and_search(activation):
+    """``clone`` rebuilds parameters that have ``get_params`` from ``get_params(deep=False)``:
+    activation objects passed to an estimator (as the README shows) must survive it, and so
+    GridSearchCV over them. (Before, ``get_params`` took no ``deep`` and clone raised.)"""
+    from sklearn.base import clone
+    from sklearn.linear_model import Ridge
+    from sklearn.model_selection import GridSearchCV
+    from sklearn.pipeline import make_pipeline
+
+    from skntk import NTKSketch
+
+    est = NTKSketch(64, activation=activation, random_state=0)
+    cloned = clone(est)
+    assert cloned.activation == activation
+    X = np.random.RandomState(0).randn(30, 3)
+    y = np.sin(X[:, 0])
+    np.testing.assert_array_equal(cloned.fit_transform(X), est.fit_transform(X))
+    pipe = make_pipeline(NTKSketch(64, random_state=0), Ridge())
+    search = GridSearchCV(pipe, {"ntksketch__activation": [activation, "relu"]}, cv=2)
+    search.fit(X, y)
+    assert search.cv_results_["params"][0]["ntksketch__activation"] == activation

@@ -780,3 +780,24 @@ def test_conv_flat_images_equal_4d(fn):
     # A wrong layout is not silently accepted as the same kernel.
     Xt = X.transpose(0, 3, 1, 2).reshape(3, -1)  # NCHW flattening
     assert not np.allclose(fn(Xt, flat_y, image_shape=(4, 5, 2), **kw), K)
+
+
+def test_layers_are_value_objects():
+    """Layers compare, hash, pickle and print by their parameters, like activations, so
+    parameter lists holding them survive ``clone``, ``GridSearchCV`` and pickle."""
+    import pickle
+
+    from sklearn.base import clone
+
+    from skntk import activations, architectures
+    from skntk.architectures import AvgPool, Conv, Dense, GlobalAvgPool, Nonlinearity
+
+    layers = [Conv(5, 1.3, 0.2), Nonlinearity("relu"), AvgPool(), GlobalAvgPool(), Dense(1.5)]
+    again = [Conv(5, 1.3, 0.2), Nonlinearity("relu"), AvgPool(), GlobalAvgPool(), Dense(1.5)]
+    assert layers == again and len(set(layers + again)) == len(layers)
+    assert Conv(3) != Conv(5) and Dense() != Conv(1) and Nonlinearity("relu") != Nonlinearity("erf")
+    namespace = {**vars(activations), **vars(architectures)}
+    assert [eval(repr(layer), namespace) for layer in layers] == layers
+    assert pickle.loads(pickle.dumps(layers)) == layers
+    assert clone(layers, safe=False) == layers
+    assert layers[0].get_params() == {"filter_size": 5, "weight_std": 1.3, "bias_std": 0.2}
