@@ -24,6 +24,7 @@ import numpy as np
 from scipy.special import erf, expit, ndtr
 
 from . import _hermite
+from ._value_object import ValueObject
 
 __all__ = [
     "Activation",
@@ -64,7 +65,7 @@ _MEHLER_TOL = 1e-11
 _SMALL_SCALE = 1e-3
 
 
-class Activation:
+class Activation(ValueObject):
     """Base class of activations.
 
     Subclasses set ``name`` and ``_param_names``, implement :meth:`value` and
@@ -95,28 +96,6 @@ class Activation:
     homogeneity = None
     has_closed_form_dual = False
     has_pointwise_form = True
-
-    # -- value-object protocol ---------------------------------------------------------------
-    def get_params(self, deep=True):
-        """Parameters as a dict (the constructor's keyword arguments).
-
-        ``deep`` is accepted for scikit-learn's ``clone``, which rebuilds objects that have
-        ``get_params`` from it; the parameters are plain values either way.
-        """
-        return {p: getattr(self, p) for p in self._param_names}
-
-    def _key(self):
-        return (type(self), tuple(_freeze(v) for v in self.get_params().values()))
-
-    def __eq__(self, other):
-        return isinstance(other, Activation) and self._key() == other._key()
-
-    def __hash__(self):
-        return hash(self._key())
-
-    def __repr__(self):
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
-        return f"{type(self).__name__}({args})"
 
     # -- pointwise ---------------------------------------------------------------------------
     def value(self, t):
@@ -205,12 +184,6 @@ class Activation:
         if self.has_closed_form_dual:
             return self.dual(q, q, q)
         return _second_moment(self.value, q)
-
-def _freeze(value):
-    if isinstance(value, np.ndarray | list | tuple):
-        return tuple(float(v) for v in np.ravel(value))
-    return value
-
 
 def _as_scales(s):
     s = np.atleast_1d(np.asarray(s, dtype=np.float64))

@@ -25,6 +25,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from ._value_object import ValueObject
 from .activations import get_activation
 
 __all__ = [
@@ -97,36 +98,7 @@ def _expand_variances(var_x, var_y, state):
     return var_x[:, None, :, :, None, None], var_y[None, :, None, None, :, :]
 
 
-class _Layer:
-    """Value-object protocol shared by the layers: ``get_params``, equality and ``repr`` from
-    the constructor's arguments, so estimators holding layer lists ``clone``, compare and
-    pickle like any scikit-learn parameter."""
-
-    _param_names = ()
-
-    def get_params(self, deep=True):
-        """Parameters as a dict (the constructor's keyword arguments).
-
-        ``deep`` is accepted for scikit-learn's ``clone``, which rebuilds objects that have
-        ``get_params`` from it; the parameters are plain values either way.
-        """
-        return {p: getattr(self, p) for p in self._param_names}
-
-    def _key(self):
-        return (type(self), tuple(self.get_params().values()))
-
-    def __eq__(self, other):
-        return isinstance(other, _Layer) and self._key() == other._key()
-
-    def __hash__(self):
-        return hash(self._key())
-
-    def __repr__(self):
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
-        return f"{type(self).__name__}({args})"
-
-
-class Dense(_Layer):
+class Dense(ValueObject):
     """Fully connected layer: ``q <- W^2 q + b^2``, ``T <- q + W^2 T``.
 
     Parameters
@@ -162,7 +134,7 @@ class Dense(_Layer):
 
 
 
-class Conv(_Layer):
+class Conv(ValueObject):
     """Convolution ``f x f``, stride 1, SAME zero padding (odd ``f``), on pixel-pair tensors.
 
     ``q'[p, p'] = W^2 / f^2 sum_delta q[p + delta, p' + delta] + b^2``;
@@ -213,7 +185,7 @@ class Conv(_Layer):
 
 
 
-class Nonlinearity(_Layer):
+class Nonlinearity(ValueObject):
     """Activation layer: ``q <- E[act(u) act(v)]``, ``T <- T E[act'(u) act'(v)]``.
 
     Examples
@@ -246,7 +218,7 @@ class Nonlinearity(_Layer):
         return replace(state, nngp=np.asarray(nngp, dtype=dtype), ntk=ntk)
 
 
-class AvgPool(_Layer):
+class AvgPool(ValueObject):
     """Average pooling 2x2, stride 2, VALID padding (odd trailing rows/columns are dropped).
 
     Examples
@@ -274,7 +246,7 @@ class AvgPool(_Layer):
         return replace(state, nngp=pool(state.nngp), ntk=ntk)
 
 
-class GlobalAvgPool(_Layer):
+class GlobalAvgPool(ValueObject):
     """Global average pooling: the mean over all pixel pairs; the state becomes non-spatial.
 
     Examples
