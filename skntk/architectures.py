@@ -17,8 +17,8 @@ pixel pairs ``(p, p')`` of one image; its diagonal gives the per-pixel variances
 describes pairs of different inputs ``(x_i, y_j)``; its activation layers read the variances
 recorded by the self pass. Fully connected states have no spatial axes.
 
-The sketch estimators walk the same layer lists, so the exact kernels and the feature maps are
-two readings of one description.
+:func:`skntk.kernels.kernel` computes the exact kernels of any such list. The sketch estimators
+do not walk these lists yet: they follow the same conventions with their own loops (issue 11).
 """
 
 from dataclasses import dataclass, replace

@@ -29,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 from scipy.special import erf, expit
 
 from skntk.activations import get_activation
@@ -495,6 +496,9 @@ def test_fully_connected_compositions_match_reference(spec):
     tol = max([DEFAULT_TOL] + [KERNEL_TOL.get(a, 3e-8 if a == "relu" else 0.0) for a in acts])
     for kind, K in zip(("nngp", "ntk"), reference_kernels(images, ref_spec), strict=True):
         _assert_close(kernel(X, layers=_skntk_layers(spec), kind=kind), K, tol, kind)
+        # sparse rows, as the docstring claims
+        sparse = kernel(sp.csr_matrix(X), layers=_skntk_layers(spec), kind=kind)
+        _assert_close(sparse, K, tol, f"{kind}, sparse")
 
 
 _ROWS = np.random.RandomState(0).randn(3, 4)

@@ -271,14 +271,10 @@ def check_matches(mutation: Mutation, root: Path = ROOT) -> int:
     return text.count(mutation.old)
 
 
-def _pytest_args(tests):
-    args = []
-    for spec in tests:
-        path, _, expr = spec.partition("::-k ")
-        args.append(path)
-        if expr:
-            args += ["-k", expr]
-    return args
+def _pytest_args(spec):
+    """``"path::-k expr"`` -> ``[path, "-k", expr]``; a bare path -> ``[path]``."""
+    path, _, expr = spec.partition("::-k ")
+    return [path, "-k", expr] if expr else [path]
 
 
 def _run(mutation: Mutation, workdir: Path, timeout: float, mutate: bool):
@@ -299,7 +295,7 @@ def _run(mutation: Mutation, workdir: Path, timeout: float, mutate: bool):
     failed, codes, started = [], [], time.perf_counter()
     for spec in mutation.tests:
         cmd = [sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider",
-               "--no-header", "-rf", "-o", "addopts=", "-m", "not xfail"] + _pytest_args([spec])
+               "--no-header", "-rf", "-o", "addopts=", "-m", "not xfail"] + _pytest_args(spec)
         try:
             proc = subprocess.run(cmd, cwd=workdir, env=env, capture_output=True, text=True,
                                   timeout=timeout)
