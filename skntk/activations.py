@@ -96,6 +96,9 @@ class Activation(ValueObject):
     homogeneity = None
     has_closed_form_dual = False
     has_pointwise_form = True
+    # Whether ``derivative`` is continuous. A truncated Hermite series of a discontinuous one
+    # (ReLU's step) is biased near rho = 1, so sketches estimate it by Monte Carlo instead.
+    continuous_derivative = True
 
     # -- pointwise ---------------------------------------------------------------------------
     def value(self, t):
@@ -278,6 +281,10 @@ class ABReLU(Activation):
     homogeneity = 1
     has_closed_form_dual = True
 
+    @property
+    def continuous_derivative(self):
+        return self.a == self.b
+
     def __init__(self, a=0.0, b=1.0):
         self.a = float(a)
         self.b = float(b)
@@ -437,6 +444,7 @@ class RectifiedMonomial(Activation):
         self.degree = int(degree)
         self.homogeneity = self.degree
         self.has_closed_form_dual = self.degree <= 3
+        self.continuous_derivative = self.degree >= 2
 
     def value(self, t):
         t = np.asarray(t)
@@ -504,6 +512,7 @@ class Sign(Activation):
     name = "sign"
     homogeneity = 0
     has_closed_form_dual = True
+    continuous_derivative = False
 
     def value(self, t):
         return np.sign(t)
@@ -1188,6 +1197,7 @@ class Elu(Activation):
 
     def __init__(self, alpha=1.0):
         self.alpha = float(alpha)
+        self.continuous_derivative = self.alpha == 1.0
 
     def value(self, t):
         t = np.asarray(t)
@@ -1230,6 +1240,7 @@ class CallableActivation(Activation):
             raise TypeError(f"fn must be callable, got {type(fn).__name__}")
         self.fn = fn
         self.derivative_fn = derivative  # ``derivative`` is the pointwise method's name
+        self.continuous_derivative = False  # unknown: sketches take the unbiased Monte Carlo
 
     def get_params(self, deep=True):
         """``{"fn": ..., "derivative": ...}``, the constructor's arguments."""

@@ -13,6 +13,7 @@ tangent kernel*, 2021), drawn here exactly from its radial representation.
 
 import math
 import numbers
+import warnings
 
 import numpy as np
 import scipy.sparse as sp
@@ -94,7 +95,7 @@ class NTKRandomFeatures(FeatureMapMixin):
     ``transform(X) @ transform(Y).T`` approximates :func:`skntk.kernels.ntk_kernel` (or, with
     ``kernel="nngp"``, :func:`skntk.kernels.nngp_kernel`) with the same ``depth``,
     ``activation``, ``weight_std`` and ``bias_std``. It is unbiased at ``depth=1`` for every
-    activation; deeper, composing random layers leaves a bias of order ``1/hidden_width``.
+    activation; deeper, composing random layers leaves a bias of order ``1/internal_components``.
 
     **Random layers** (NTK parameterization, ``W = weight_std``, ``b = bias_std``). The input
     features are ``a_0(x) = [W x/sqrt(d), b]`` (the bias entry only when ``b > 0``), so that
@@ -166,7 +167,7 @@ class NTKRandomFeatures(FeatureMapMixin):
     of 1 to 3 at depth 1), the smallest layout is summed into ``n_components`` columns with
     random signs (cross terms average out: unbiased).
 
-    **Widths.** Hidden layers have width ``h = hidden_width`` (default ``n_components``) for
+    **Widths.** Hidden layers have width ``h = internal_components`` (default ``n_components``) for
     ``phi`` and for the internal tensor sketch, so a hidden layer after the first costs an
     ``(h + 2) x h`` Gaussian matrix (1.2 GB at ``h = 12288`` in float64, half in float32: the
     matrices are stored in the dtype of the data passed to ``fit``) and ``O(h^2)`` flops per
@@ -203,8 +204,11 @@ class NTKRandomFeatures(FeatureMapMixin):
     leverage_sampling : bool, default=False
         Draw the Gaussian directions from the leverage density (see above). Requires an
         activation homogeneous of degree 1 (relu, leaky_relu, abs, abrelu).
-    hidden_width : int or None, default=None
-        Width ``h`` of the hidden layers (all but the last); None means ``n_components``.
+    internal_components : int or "auto", default="auto"
+        Width ``h`` of the hidden layers (all but the last); "auto" means ``n_components``
+        (the same name as in the sketches).
+    hidden_width : int, optional
+        Deprecated alias of ``internal_components``.
     random_state : int, RandomState instance or None, default=None
         Seeds all randomness (drawn in ``fit``).
     batch_size : int or "auto", default="auto"
@@ -261,7 +265,10 @@ class NTKRandomFeatures(FeatureMapMixin):
         "weight_std": [Interval(numbers.Real, 0, None, closed="left")],
         "bias_std": [Interval(numbers.Real, 0, None, closed="left")],
         "leverage_sampling": ["boolean"],
-        "hidden_width": [Interval(numbers.Integral, 1, None, closed="left"), None],
+        "internal_components": [Interval(numbers.Integral, 1, None, closed="left"),
+                                StrOptions({"auto"})],
+        "hidden_width": [Interval(numbers.Integral, 1, None, closed="left"),
+                         StrOptions({"deprecated"})],
     }
 
     def __init__(
@@ -274,7 +281,8 @@ class NTKRandomFeatures(FeatureMapMixin):
         weight_std=1.0,
         bias_std=0.0,
         leverage_sampling=False,
-        hidden_width=None,
+        internal_components="auto",
+        hidden_width="deprecated",
         random_state=None,
         batch_size="auto",
         n_jobs=None,
@@ -287,6 +295,7 @@ class NTKRandomFeatures(FeatureMapMixin):
         self.weight_std = weight_std
         self.bias_std = bias_std
         self.leverage_sampling = leverage_sampling
+        self.internal_components = internal_components
         self.hidden_width = hidden_width
         self.random_state = random_state
         self.batch_size = batch_size
@@ -352,7 +361,12 @@ class NTKRandomFeatures(FeatureMapMixin):
         hb = int(b > 0)
         d = X.shape[1]
         M, L = int(self.n_components), int(self.depth)
-        h = M if self.hidden_width is None else int(self.hidden_width)
+        width = self.internal_components
+        if self.hidden_width != "deprecated":
+            warnings.warn("hidden_width is deprecated; use internal_components",
+                          FutureWarning, stacklevel=2)
+            width = self.hidden_width
+        h = M if width == "auto" else int(width)
         homog = act.homogeneity is not None and act.homogeneity >= 1
         one = np.ones(1)
         self._unit_mean = float(act.hermite_coefficients(one, 0)[0, 0]) if homog else None

@@ -221,7 +221,7 @@ def _bias_against_hidden_width(depth, activation, bias_std, n_seeds, widths=(2, 
         C = np.empty((n_seeds, K.size))
         for s in range(n_seeds):
             est = NTKRandomFeatures(
-                512, depth=depth, activation=activation, bias_std=bias_std, hidden_width=h,
+                512, depth=depth, activation=activation, bias_std=bias_std, internal_components=h,
                 random_state=s,
             ).fit(X)
             Z = est.transform(X)
@@ -344,7 +344,7 @@ def test_centred_columns_have_mean_zero(activation, leverage, depth):
     for s in range(n_seeds):
         est = NTKRandomFeatures(
             m, depth=depth, activation=activation, weight_std=W, bias_std=b,
-            leverage_sampling=leverage, hidden_width=16, random_state=s,
+            leverage_sampling=leverage, internal_components=16, random_state=s,
         ).fit(X)
         Z = est.transform(X)
         cols = _block(est, Z, f"phi_{depth}")
@@ -459,7 +459,8 @@ def test_unbiased_on_the_centred_kernel(n_rows):
     X32 = X.astype(np.float32)
     grams = []
     for seed in range(6):
-        est = NTKRandomFeatures(8192, depth=2, hidden_width=hidden, random_state=seed).fit(X32)
+        est = NTKRandomFeatures(8192, depth=2, internal_components=hidden,
+                                random_state=seed).fit(X32)
         Z = est.transform(X32).astype(np.float64)
         grams.append(Z @ Z.T)
     per_seed, of_mean, ratio = seed_mean_ratio(grams, K)
@@ -489,3 +490,11 @@ def test_accuracy_relu_depth2_published(dataset, published, tol_centred):
           f"{centred:.4f}")
     assert raw <= published, raw
     assert centred <= tol_centred, centred
+
+
+def test_hidden_width_is_a_deprecated_alias_of_internal_components():
+    X = np.random.RandomState(0).randn(20, 5)
+    new = NTKRandomFeatures(64, depth=2, internal_components=16, random_state=0).fit_transform(X)
+    with pytest.warns(FutureWarning, match="internal_components"):
+        old = NTKRandomFeatures(64, depth=2, hidden_width=16, random_state=0).fit_transform(X)
+    np.testing.assert_array_equal(old, new)
