@@ -3,11 +3,13 @@
 from .convolutional import CNTKSketch
 from .finite_width import FiniteWidthNTK, empirical_ntk
 from .fully_connected import NNGPSketch, NTKSketch
+from .network_features import NeuralKernelFeatures
 from .random_features import NTKRandomFeatures
 
 __version__ = "0.1.0.dev0"
 
 __all__ = [
+    "NeuralKernelFeatures",
     "NTKSketch",
     "NNGPSketch",
     "NTKRandomFeatures",

@@ -15,7 +15,21 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from ._backend import get_namespace, is_numpy_namespace
 from .activations import Activation
 
-__all__ = ["FeatureMapMixin", "allocate_dimensions", "activation_constraint"]
+__all__ = ["FeatureMapMixin", "allocate_dimensions", "activation_constraint", "OddInteger"]
+
+
+class OddInteger(Interval):
+    """``_parameter_constraints`` entry for a positive odd integer (a SAME convolution's size).
+    """
+
+    def __init__(self):
+        super().__init__(numbers.Integral, 1, None, closed="left")
+
+    def is_satisfied_by(self, val):
+        return super().is_satisfied_by(val) and val % 2 == 1
+
+    def __str__(self):
+        return "a positive odd integer"
 
 
 def activation_constraint():
@@ -58,7 +72,8 @@ class FeatureMapMixin(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         if self.batch_size != "auto":
             return int(self.batch_size)
         # keep the batch's largest intermediate (a few times n_components * degree) near 64 MB
-        width = self.n_components * max(getattr(self, "degree", 1), 1) * 4
+        degree = getattr(self, "degree_", getattr(self, "degree", 1))
+        width = self.n_components * max(degree if isinstance(degree, int) else 8, 1) * 4
         return int(np.clip(2**24 // max(width, 1), 16, 4096))
 
     def transform(self, X):

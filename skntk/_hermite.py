@@ -178,3 +178,55 @@ def gaussian_pair_expectation(f, h, sx, sy, rho, nodes_per_segment=20):
         inner = np.einsum("cij,cij->ci", h(v), w2)
         out[sl] = np.einsum("ci,ci,i->c", f(sx[sl, None] * g1[None, :]), inner, w1)
     return out
+
+
+def hermite_layer_coefficients(act, q, degree, want_derivative):
+    """Per-row Hermite coefficients of one layer, with the truncated tail folded in.
+
+    ``r_l(s)`` (and ``r'_l(s)``) at ``s = sqrt(q)`` for ``l = 0..degree``; the energy of the
+    degrees beyond is added to the top even and odd coefficients (:func:`_fold_tail`), so
+    ``sum_l r_l^2 = E[act(u)^2]`` exactly: the truncated kernel's diagonal is exact, so the
+    sketch's squared feature norms are unbiased for it (a PolySketch does not preserve norms).
+
+    Parameters
+    ----------
+    act : Activation
+    q : ndarray of shape (n,)
+        Exact pre-activation variances.
+    degree : int
+    want_derivative : bool
+
+    Returns
+    -------
+    coefficients : list of ndarray of shape (n, degree + 1)
+        ``[r]`` or ``[r, r']``.
+    second_moment : ndarray of shape (n,)
+        ``E[act(u)^2]``, the next layer's variance before its Dense layer.
+    """
+    s = np.sqrt(np.maximum(q, 0.0))
+    extra = 4 * degree + 24
+    e_act, e_der = act.duals(q, q, q.copy(), want_derivative)
+    out = [_fold_tail(act.hermite_coefficients(s, extra), np.asarray(e_act), degree)]
+    if want_derivative:
+        rd = act.derivative_hermite_coefficients(s, extra)
+        out.append(_fold_tail(rd, np.asarray(e_der), degree))
+    return out, np.asarray(e_act)
+
+
+def _fold_tail(r, energy, p):
+    """Keep degrees ``0..p`` of ``r`` and add the energy of the rest (by parity) to the top
+    even and odd degrees, preserving their signs."""
+    head = r[:, : p + 1].copy()
+    tail = r[:, p + 1 :]
+    parity = np.arange(p + 1, r.shape[1]) % 2
+    known = np.sum(tail**2, axis=1)
+    residual = np.maximum(energy - np.sum(r**2, axis=1), 0.0)
+    for par in (0, 1):
+        top = p if p % 2 == par else p - 1
+        if top < 0:
+            continue
+        t = np.sum(tail[:, parity == par] ** 2, axis=1)
+        t = t + residual * np.divide(t, known, out=np.full_like(t, 0.5), where=known > 0)
+        sign = np.where(head[:, top] < 0, -1.0, 1.0)
+        head[:, top] = sign * np.sqrt(head[:, top] ** 2 + t)
+    return head

@@ -27,6 +27,8 @@ import numpy as np
 
 from ._value_object import ValueObject
 from .activations import get_activation
+from .planning import inside_mask, plan_hermite, shift
+from .steps import LinearStep, PoolStep
 
 __all__ = [
     "KernelState",
@@ -98,7 +100,74 @@ def _expand_variances(var_x, var_y, state):
     return var_x[:, None, :, :, None, None], var_y[None, :, None, None, :, :]
 
 
-class Dense(ValueObject):
+class Layer(ValueObject):
+    """Base of the layers: each owns four rules.
+
+    * ``kernel(state)``: the exact kernel rule on a :class:`KernelState`;
+    * ``variance(state)``: the exact per-pixel variance rule on a
+      :class:`~skntk.planning.VarianceState` (pixel pairs at a few offsets: linear cost),
+      with ``variance_offsets`` saying which offsets its input must hold and ``output_shape``
+      its spatial shape;
+    * ``plan(planner)``: the fit-time plan of its feature step (:mod:`skntk.steps`), through a
+      :class:`~skntk.planning.Planner`; the step's ``transform`` maps features of a batch;
+    * ``widths(phi, psi, want_ntk)``: the feature widths after it, for exact (non-random)
+      layers.
+
+    The defaults describe a layer that changes nothing spatial.
+    """
+
+    def output_shape(self, h, w):
+        return h, w
+
+    def variance_offsets(self, needed_after, shape):
+        return set(needed_after)
+
+    def widths(self, phi, psi, want_ntk):
+        return phi, psi
+
+
+class _Linear(Layer):
+    """Shared rules of Dense (``filter_size = 1``) and Conv."""
+
+    def _window_sum(self, q):
+        f, r = self.filter_size, self.filter_size // 2
+        if f == 1:
+            return q.copy()
+        h, w = q.shape[-2:]
+        padded = np.pad(q, [(0, 0)] * (q.ndim - 2) + [(r, r), (r, r)])
+        acc = np.zeros_like(q)
+        for dh in range(f):
+            for dw in range(f):
+                acc += padded[..., dh : dh + h, dw : dw + w]
+        return acc
+
+    def variance(self, state):
+        f = self.filter_size
+        acc = self._window_sum(state.q)
+        acc *= self.weight_std**2 / (f * f)
+        acc += self.bias_std**2
+        h, w = acc.shape[-2:]
+        for k, (oh, ow) in enumerate(state.offsets):
+            if (oh, ow) != (0, 0):
+                acc[:, k] *= inside_mask(h, w, oh, ow)
+        state.q = acc
+        return state
+
+    def plan(self, planner):
+        f2 = self.filter_size**2
+        d = planner.phi_width
+        planner.r0_columns = [k * d + c for k in range(f2) for c in planner.r0_columns]
+        planner.bias_column = f2 * d if self.bias_std > 0 else None
+        planner.ntk_typical *= self.weight_std**2  # T <- W^2 T; the activation adds q
+        return LinearStep(self.filter_size, self.weight_std, self.bias_std, planner.want_ntk)
+
+    def widths(self, phi, psi, want_ntk):
+        f2 = self.filter_size**2
+        phi = f2 * phi + (self.bias_std > 0)
+        return phi, (phi + f2 * psi if want_ntk else psi)
+
+
+class Dense(_Linear):
     """Fully connected layer: ``q <- W^2 q + b^2``, ``T <- q + W^2 T``.
 
     Parameters
@@ -116,6 +185,7 @@ class Dense(ValueObject):
     """
 
     _param_names = ("weight_std", "bias_std")
+    filter_size = 1
 
     def __init__(self, weight_std=1.0, bias_std=0.0):
         self.weight_std = float(weight_std)
@@ -134,7 +204,7 @@ class Dense(ValueObject):
 
 
 
-class Conv(ValueObject):
+class Conv(_Linear):
     """Convolution ``f x f``, stride 1, SAME zero padding (odd ``f``), on pixel-pair tensors.
 
     ``q'[p, p'] = W^2 / f^2 sum_delta q[p + delta, p' + delta] + b^2``;
@@ -185,7 +255,7 @@ class Conv(ValueObject):
 
 
 
-class Nonlinearity(ValueObject):
+class Nonlinearity(Layer):
     """Activation layer: ``q <- E[act(u) act(v)]``, ``T <- T E[act'(u) act'(v)]``.
 
     Examples
@@ -217,8 +287,27 @@ class Nonlinearity(ValueObject):
             ntk *= deriv
         return replace(state, nngp=np.asarray(nngp, dtype=dtype), ntk=ntk)
 
+    def variance_offsets(self, needed_after, shape):
+        return set(needed_after) | {(0, 0)}
 
-class AvgPool(ValueObject):
+    def variance(self, state):
+        var = state.diagonal().copy()
+        state.variances.append(var)
+        q = state.q
+        h, w = q.shape[-2:]
+        new = np.empty_like(q)
+        for k, (oh, ow) in enumerate(state.offsets):
+            vy = shift(var, oh, ow, fill=1.0)
+            val, _ = self.activation.duals(var, vy, q[:, k].copy(), with_derivative=False)
+            new[:, k] = np.asarray(val) * inside_mask(h, w, oh, ow)
+        state.q = new
+        return state
+
+    def plan(self, planner):
+        return plan_hermite(self.activation, planner)
+
+
+class AvgPool(Layer):
     """Average pooling 2x2, stride 2, VALID padding (odd trailing rows/columns are dropped).
 
     Examples
@@ -245,8 +334,38 @@ class AvgPool(ValueObject):
         ntk = None if state.ntk is None else pool(state.ntk)
         return replace(state, nngp=pool(state.nngp), ntk=ntk)
 
+    def output_shape(self, h, w):
+        if h // 2 == 0 or w // 2 == 0:
+            raise ValueError(f"AvgPool(2x2) needs images of at least 2x2 pixels, got {h}x{w}")
+        return h // 2, w // 2
 
-class GlobalAvgPool(ValueObject):
+    def variance_offsets(self, needed_after, shape):
+        # q'[P, P + O] averages q[2P + a, 2O + 2P + b] over the windows' offsets a, b
+        return {(2 * oh + dh, 2 * ow + dw) for oh, ow in needed_after
+                for dh in (-1, 0, 1) for dw in (-1, 0, 1)}
+
+    def variance(self, state):
+        q, offs = state.q, state.offsets
+        n, _, h, w = q.shape
+        hn, wn = self.output_shape(h, w)
+        new = np.zeros((n, len(state.next_offsets), hn, wn))
+        for k, (oh, ow) in enumerate(state.next_offsets):
+            sources = [(ah, aw, offs.index((2 * oh + bh - ah, 2 * ow + bw - aw)))
+                       for ah in (0, 1) for aw in (0, 1) for bh in (0, 1) for bw in (0, 1)
+                       if (2 * oh + bh - ah, 2 * ow + bw - aw) in offs]
+            if len(sources) < 16:  # not needed by any later layer
+                continue
+            for ah, aw, j in sources:
+                new[:, k] += q[:, j, ah : 2 * hn : 2, aw : 2 * wn : 2]
+            new[:, k] *= inside_mask(hn, wn, oh, ow) / 16.0
+        state.q = new
+        return state
+
+    def plan(self, planner):
+        return PoolStep(global_pool=False)
+
+
+class GlobalAvgPool(Layer):
     """Global average pooling: the mean over all pixel pairs; the state becomes non-spatial.
 
     Examples
@@ -264,6 +383,25 @@ class GlobalAvgPool(ValueObject):
 
         ntk = None if state.ntk is None else pool(state.ntk)
         return replace(state, nngp=pool(state.nngp), ntk=ntk, spatial=0)
+
+    def output_shape(self, h, w):
+        return 1, 1
+
+    def variance_offsets(self, needed_after, shape):
+        # a later activation needs the pooled variance: the mean over all pixel pairs
+        if not needed_after:
+            return set()
+        h, w = shape
+        return {(oh, ow) for oh in range(1 - h, h) for ow in range(1 - w, w)}
+
+    def variance(self, state):
+        n, _, h, w = state.q.shape
+        total = state.q.sum(axis=(1, 2, 3)) / float(h * w) ** 2
+        state.q = total.reshape(n, 1, 1, 1)
+        return state
+
+    def plan(self, planner):
+        return PoolStep(global_pool=True)
 
 
 def fully_connected(depth, activation, weight_std=1.0, bias_std=0.0):

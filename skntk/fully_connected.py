@@ -15,16 +15,49 @@ from ._estimator import (
     activation_constraint,
     allocate_with_overhead,
 )
-from ._taylor import cosine_distribution, fit_dot_product_polynomial
+from ._taylor import cosine_distribution, fit_dot_product_polynomial, normalized_kernel
 from .activations import get_activation
 from .architectures import fully_connected
-from .sketching import SRHT, PolySketch, TensorSRHT
+from .planning import Planner
+from .sketching import SRHT, PolySketch
 
 __all__ = ["NTKSketch", "NNGPSketch"]
 
 # Taylor method: the common (mean) direction of the data is split off and handled exactly when
 # the mean of the unit rows is at least this long.
 _MEAN_DIRECTION_MIN = 0.2
+_HERMITE_DEGREE = 8
+# degree="auto", Taylor method: the candidates, smallest first
+_TAYLOR_DEGREES = (8, 12, 16, 24, 32)
+
+
+def _taylor_degree(X, layers, want_ntk, n_components, max_rows=300):
+    """The smallest degree whose polynomial's bias is small against the sketch's noise.
+
+    The bias is scored where a model looks: the relative error of the centred polynomial
+    kernel ``H (K_p - K) H`` on a training subsample, whose pairs' cosines decide how much the
+    truncation matters (data with cosines near 1, like images, sit near the NTK's cusp). It
+    must be at most ``0.9 / sqrt(n_components)``, about a fifth of the sketch's per-seed
+    centred noise, so averaging seeds still shrinks the error.
+    """
+    sub = X[:max_rows]
+    sub = sub.toarray() if sp.issparse(sub) else np.asarray(to_numpy(sub), dtype=np.float64)
+    norms = np.linalg.norm(sub, axis=1)
+    sub, norms = sub[norms > 0], norms[norms > 0]
+    if len(sub) < 3:
+        return _TAYLOR_DEGREES[0]
+    rho = np.clip((sub / norms[:, None]) @ (sub / norms[:, None]).T, -1.0, 1.0)
+    scale = np.outer(norms, norms)
+    H = np.eye(len(sub)) - 1.0 / len(sub)
+    exact = H @ (scale * normalized_kernel(layers, rho.ravel(), want_ntk).reshape(rho.shape)) @ H
+    tol = 0.9 / math.sqrt(n_components)
+    rho_sample = rho[np.triu_indices(len(sub), 1)]
+    for p in _TAYLOR_DEGREES:
+        coef, _ = fit_dot_product_polynomial(layers, p, want_ntk, rho_sample)
+        approx = H @ (scale * np.polynomial.polynomial.polyval(rho, coef)) @ H
+        if np.linalg.norm(approx - exact) <= tol * np.linalg.norm(exact):
+            return p
+    return _TAYLOR_DEGREES[-1]
 
 
 def _scale_rows(X, factors, xp):
@@ -68,8 +101,10 @@ class _FullyConnectedSketch(FeatureMapMixin):
         "activation": activation_constraint(),
         "weight_std": [Interval(numbers.Real, 0, None, closed="left")],
         "bias_std": [Interval(numbers.Real, 0, None, closed="left")],
-        "degree": [Interval(numbers.Integral, 1, None, closed="left")],
+        "degree": [Interval(numbers.Integral, 1, None, closed="left"), StrOptions({"auto"})],
         "method": [StrOptions({"auto", "taylor", "hermite"})],
+        "internal_components": [Interval(numbers.Integral, 2, None, closed="left"),
+                                StrOptions({"auto"})],
     }
 
     def __init__(
@@ -80,8 +115,9 @@ class _FullyConnectedSketch(FeatureMapMixin):
         activation="relu",
         weight_std=1.0,
         bias_std=0.0,
-        degree=8,
+        degree="auto",
         method="auto",
+        internal_components="auto",
         random_state=None,
         batch_size="auto",
         n_jobs=None,
@@ -94,6 +130,7 @@ class _FullyConnectedSketch(FeatureMapMixin):
         self.bias_std = bias_std
         self.degree = degree
         self.method = method
+        self.internal_components = internal_components
         self.random_state = random_state
         self.batch_size = batch_size
         self.n_jobs = n_jobs
@@ -130,17 +167,25 @@ class _FullyConnectedSketch(FeatureMapMixin):
         self._layers = fully_connected(
             self.depth, self.activation_, self.weight_std, self.bias_std
         )
-        # Below the smallest width a method can lay out (its exact columns plus one sketched
-        # column per part), compute at that width and compress with an unbiased SRHT.
-        has_bias = self.bias_std > 0
-        minimum = 2 if self.method_ == "taylor" else (
-            2 + has_bias + (2 if self._kernel == "ntk" else 0))
-        self._internal_components = max(self.n_components, minimum)
-        if self.method_ == "taylor":
-            self._fit_taylor(X, rng)
-        else:
-            self._fit_hermite(X, rng)
         self._compress = None
+        self.degree_ = self.degree if self.degree != "auto" else (
+            _taylor_degree(X, self._layers, self._kernel == "ntk", self.n_components)
+            if self.method_ == "taylor" else _HERMITE_DEGREE)
+        if self.method_ == "hermite":
+            # layer-wise: the steps every layer plans for itself (skntk.planning)
+            self.plan_ = Planner(
+                self._layers, X, (1, 1, X.shape[1]), want_ntk=self._kernel == "ntk",
+                n_components=self.n_components,
+                internal_components=(self.n_components if self.internal_components == "auto"
+                                     else self.internal_components),
+                degree=self.degree_, rng=rng,
+            ).plan()
+            self.layer_dims_ = [step.dims for step in self.plan_.steps if hasattr(step, "dims")]
+            return self
+        # Below the smallest width the one-shot sketch can lay out (the degree-0 column plus
+        # one sketched column), compute at that width and compress with an unbiased SRHT.
+        self._internal_components = max(self.n_components, 2)
+        self._fit_taylor(X, rng)
         if self._internal_components > self.n_components:
             self._compress = SRHT(self._internal_components, self.n_components, rng)
         return self
@@ -148,7 +193,7 @@ class _FullyConnectedSketch(FeatureMapMixin):
     # -- one-shot Taylor sketch ------------------------------------------------------------
     def _fit_taylor(self, X, rng):
         d = X.shape[1]
-        p = self.degree
+        p = self.degree_
         coef, err = fit_dot_product_polynomial(
             self._layers, p, self._kernel == "ntk", cosine_distribution(X)
         )
@@ -194,7 +239,7 @@ class _FullyConnectedSketch(FeatureMapMixin):
             e = U @ _device(self._mean_direction, U, dtype)
             e = _device(np.asarray(e).ravel(), Q[0], dtype) if sp.issparse(U) else e
         blocks = [xp.ones((n, 1), dtype=dtype) * math.sqrt(coef[0])]
-        for l in range(1, self.degree + 1):
+        for l in range(1, self.degree_ + 1):
             m = self.degree_dims_[l - 1]
             if m == 0:
                 continue
@@ -215,132 +260,11 @@ class _FullyConnectedSketch(FeatureMapMixin):
         scale = np.sqrt(_host_sq_norms(X)) / math.sqrt(d)
         return Z * _device(scale, Z, dtype)[:, None]
 
-    # -- layer-wise Hermite sketch ---------------------------------------------------------
-    def _fit_hermite(self, X, rng):
-        d = X.shape[1]
-        p = self.degree
-        act = self.activation_
-        W, b = float(self.weight_std), float(self.bias_std)
-        want_ntk = self._kernel == "ntk"
-        m = self._internal_components
-        has_bias = b > 0
-        # exact scalar recursion at the median training variance sizes each layer's budget
-        q = W * W * float(np.median(_host_sq_norms(X))) / d + b * b
-        t_diag = q
-        in_dim = psi_dim = d + has_bias
-        # columns of psi that are exact and common to all rows (bias, r_0 terms, exact products)
-        psi_common = [d] if has_bias else []
-        self._hermite_layers = []
-        for layer in range(self.depth):
-            last = layer == self.depth - 1
-            r = act.hermite_coefficients([math.sqrt(q)], p)[0]
-            weights = np.abs(r[1:]) / max(np.linalg.norm(r[1:]), 1e-300)
-            e_act, e_der = act.duals(np.array(q), np.array(q), np.array(q), want_ntk)
-            q_next = W * W * float(e_act) + b * b
-            t_dim = 0
-            if want_ntk:
-                rd = act.derivative_hermite_coefficients([math.sqrt(q)], p)[0]
-                weights = weights + np.abs(rd[1:]) / max(np.linalg.norm(rd[1:]), 1e-300)
-                t_part = W * W * t_diag * float(e_der)
-                # the NTK output splits its columns between the NNGP part and the tensor part
-                # in proportion to their (exact, typical) sizes on the diagonal
-                frac = t_part / (q_next + t_part) if q_next + t_part > 0 else 0.5
-                t_dim = int(np.clip(round(m * frac), 1, m - 3)) if last else m
-                t_diag = q_next + t_part
-            phi_dim = m - t_dim if last else m
-            if not np.any(weights > 0):
-                weights = np.ones(p)
-            weights = weights * np.sqrt(np.arange(1, p + 1))
-            # columns of phi that are exact and common to all rows: the bias, and from the
-            # second layer on the r_0 column; their tensor powers are represented exactly
-            common = ([in_dim - 1] if has_bias else []) if layer == 0 else (
-                [0] + ([in_dim - 1] if has_bias else []))
-            budget = phi_dim - 1 - has_bias
-            if budget < 2 * p + (p + 1) * (p + 2) // 2:  # too few columns for the exact split
-                common = []
-            overhead = [(l + 1 if len(common) == 2 else len(common)) for l in range(1, p + 1)]
-            dims, exact, padding = allocate_with_overhead(
-                weights, budget, [in_dim] + [None] * (p - 1), overhead
-            )
-            sketched = [l for l in range(1, p + 1) if dims[l - 1] > 0 and not exact[l - 1]]
-            poly = None
-            if sketched:
-                top = max(sketched)
-                poly = PolySketch(in_dim, top, [max(dims[l], 1) for l in range(top)], rng)
-            tensor, tensor_common = None, []
-            if want_ntk:
-                # psi_c (x) dphi_c (dphi's r'_0 column) is represented exactly, the rest sketched
-                tensor_common = psi_common if t_dim - len(psi_common) >= max(t_dim // 2, 1) else []
-                tensor = TensorSRHT(psi_dim, budget + 1, t_dim - len(tensor_common), rng)
-            self._hermite_layers.append({"dims": dims, "exact": exact, "poly": poly,
-                                         "tensor": tensor, "common": common,
-                                         "padding": padding, "tensor_common": tensor_common})
-            psi_common = [0] + ([phi_dim - 1] if has_bias else []) + [
-                phi_dim + i for i in range(len(tensor_common))]
-            in_dim, psi_dim, q = phi_dim, phi_dim + t_dim, q_next
-        self.layer_dims_ = [lay["dims"] for lay in self._hermite_layers]
-
-    def _transform_hermite(self, X, xp):
-        d = X.shape[1]
-        W, b = float(self.weight_std), float(self.bias_std)
-        want_ntk = self._kernel == "ntk"
-        dtype = X.dtype
-        n = X.shape[0]
-        q = W * W * _host_sq_norms(X) / d + b * b
-        phi = X * (W / math.sqrt(d))
-        if b > 0:
-            if sp.issparse(X):
-                phi = sp.hstack([phi, np.full((n, 1), b, dtype=dtype)], format="csr")
-            else:
-                phi = _hcat([phi, xp.ones((n, 1), dtype=dtype) * b], xp)
-        psi = phi
-        for lay in self._hermite_layers:
-            coefs, second_moment = hermite_layer_coefficients(
-                self.activation_, q, self.degree, want_ntk
-            )
-            norms = np.sqrt(_host_sq_norms(phi))
-            inv = np.where(norms > 0, 1.0 / np.where(norms > 0, norms, 1.0), 0.0)
-            U = _scale_rows(phi, _device(inv, phi, dtype), xp)
-            Q = lay["poly"].transform(U) if lay["poly"] is not None else []
-            common = lay["common"]
-            if common and Q:
-                E, e = _common_part(U, common, xp)
-                Qe = lay["poly"].transform(E)
-            blocks = []
-            for l in range(1, self.degree + 1):
-                if lay["dims"][l - 1] == 0:
-                    blocks.append(None)
-                elif lay["exact"][l - 1]:
-                    blocks.append(_to_dense(U))
-                elif common:
-                    # exact powers of the common part, and the sketch of the remainder
-                    blocks.append(_hcat([_symmetric_power(e, l, xp),
-                                         Q[l - 1] - Qe[l - 1]], xp))
-                else:
-                    blocks.append(Q[l - 1])
-            like = next(blk for blk in blocks if blk is not None)
-            pad = [xp.zeros((n, lay["padding"]), dtype=dtype)] if lay["padding"] else []
-            phi_new = _hcat([_weighted(blocks, _device(coefs[0] * W, like, dtype), xp)] + pad, xp)
-            if b > 0:
-                phi_new = _hcat([phi_new, xp.ones((n, 1), dtype=dtype) * b], xp)
-            if want_ntk:
-                dphi = _hcat([_weighted(blocks, _device(coefs[1], like, dtype), xp)] + pad, xp)
-                t = lay["tensor"].transform(_to_dense(psi), dphi)
-                if lay["tensor_common"]:
-                    Pc, pc = _common_part(psi, lay["tensor_common"], xp)
-                    Dc, dc = _common_part(dphi, [0], xp)
-                    t = _hcat([pc * dc, t - lay["tensor"].transform(_to_dense(Pc), Dc)], xp)
-                psi = _hcat([phi_new, t * W], xp)
-            phi = phi_new
-            q = W * W * second_moment + b * b  # exact variance recursion of the next layer
-        return psi if want_ntk else phi
-
     def _transform_batch(self, X):
         xp = get_namespace(X)
-        if self.method_ == "taylor":
-            Z = self._transform_taylor(X, xp)
-        else:
-            Z = self._transform_hermite(X, xp)
+        if self.method_ == "hermite":
+            return self.plan_.transform(X)
+        Z = self._transform_taylor(X, xp)
         return Z if self._compress is None else self._compress.transform(Z)
 
 
@@ -359,68 +283,6 @@ def _device(host, like, dtype):
     return asarray_like(np.asarray(host), like, dtype=dtype)
 
 
-def _weighted(blocks, coef, xp):
-    """``[c_0, c_1 B_1, ..., c_p B_p]`` with per-row coefficients ``coef`` (n, p+1)."""
-    n = coef.shape[0]
-    parts = [xp.reshape(coef[:, 0], (n, 1))]
-    for l, block in enumerate(blocks, start=1):
-        if block is not None:
-            parts.append(block * coef[:, l : l + 1])
-    return _hcat(parts, xp)
-
-
-def hermite_layer_coefficients(act, q, degree, want_derivative):
-    """Per-row Hermite coefficients of one layer, with the truncated tail folded in.
-
-    ``r_l(s)`` (and ``r'_l(s)``) at ``s = sqrt(q)`` for ``l = 0..degree``; the energy of the
-    degrees beyond is added to the top even and odd coefficients (:func:`_fold_tail`), so
-    ``sum_l r_l^2 = E[act(u)^2]`` exactly: the truncated kernel's diagonal is exact, so the
-    sketch's squared feature norms are unbiased for it (a PolySketch does not preserve norms).
-
-    Parameters
-    ----------
-    act : Activation
-    q : ndarray of shape (n,)
-        Exact pre-activation variances.
-    degree : int
-    want_derivative : bool
-
-    Returns
-    -------
-    coefficients : list of ndarray of shape (n, degree + 1)
-        ``[r]`` or ``[r, r']``.
-    second_moment : ndarray of shape (n,)
-        ``E[act(u)^2]``, the next layer's variance before its Dense layer.
-    """
-    s = np.sqrt(np.maximum(q, 0.0))
-    extra = 4 * degree + 24
-    e_act, e_der = act.duals(q, q, q.copy(), want_derivative)
-    out = [_fold_tail(act.hermite_coefficients(s, extra), np.asarray(e_act), degree)]
-    if want_derivative:
-        rd = act.derivative_hermite_coefficients(s, extra)
-        out.append(_fold_tail(rd, np.asarray(e_der), degree))
-    return out, np.asarray(e_act)
-
-
-def _fold_tail(r, energy, p):
-    """Keep degrees ``0..p`` of ``r`` and add the energy of the rest (by parity) to the top
-    even and odd degrees, preserving their signs."""
-    head = r[:, : p + 1].copy()
-    tail = r[:, p + 1 :]
-    parity = np.arange(p + 1, r.shape[1]) % 2
-    known = np.sum(tail**2, axis=1)
-    residual = np.maximum(energy - np.sum(r**2, axis=1), 0.0)
-    for par in (0, 1):
-        top = p if p % 2 == par else p - 1
-        if top < 0:
-            continue
-        t = np.sum(tail[:, parity == par] ** 2, axis=1)
-        t = t + residual * np.divide(t, known, out=np.full_like(t, 0.5), where=known > 0)
-        sign = np.where(head[:, top] < 0, -1.0, 1.0)
-        head[:, top] = sign * np.sqrt(head[:, top] ** 2 + t)
-    return head
-
-
 _PARAMS_DOC = """
     Parameters
     ----------
@@ -432,13 +294,20 @@ _PARAMS_DOC = """
         See :func:`skntk.activations.get_activation`.
     weight_std, bias_std : float, default=1.0, 0.0
         ``W`` and ``b`` of every Dense layer (NTK parameterization).
-    degree : int, default=8
+    degree : int or "auto", default="auto"
         Polynomial degree ``p``: of the fitted polynomial of the whole kernel (Taylor method) or
-        of each layer's truncated Hermite expansion (Hermite method).
+        of each layer's truncated Hermite expansion (Hermite method). ``"auto"``: 8 for the
+        Hermite method; for the Taylor method the smallest of 8, 12, 16, 24, 32 whose
+        polynomial's centred error on a training subsample is at most
+        ``0.9 / sqrt(n_components)`` (data whose cosines sit near 1, like images, need more
+        degrees near the NTK's cusp at ``rho = 1``; others keep 8).
     method : {"auto", "taylor", "hermite"}, default="auto"
         ``"taylor"``: one-shot sketch, for homogeneous activations of degree 1 without bias;
         cost independent of depth. ``"hermite"``: layer-wise, any activation, any bias.
         ``"auto"``: Taylor when it applies, else Hermite.
+    internal_components : int or "auto", default="auto"
+        Hermite method: columns of the intermediate layers' features ("auto":
+        ``n_components``).
     random_state : int, RandomState instance or None, default=None
         Seeds every random sketch (drawn in ``fit``).
     batch_size : int or "auto", default="auto"
@@ -462,15 +331,20 @@ _ALGO_DOC = """
     exactly (``x^`` itself, and the ``d(d+1)/2`` symmetric products) whenever that needs no more
     columns than their share, e.g. degree 1 for MNIST and degree 2 too for 8x8 digits.
 
-    **Hermite method** (any activation, any bias). Layer by layer with exact per-row variances
-    ``q`` (a scalar recursion) and the direction ``u = phi/|phi|`` of the current features:
-    ``phi_new = [W r_0(s), W r_1(s) Q_1(u), ..., W r_p(s) Q_p(u), b]`` and, for the NTK,
-    ``dphi = [r'_0(s), r'_1(s) Q_1(u), ...]`` and ``psi_new = [phi_new, W T(psi, dphi)]`` with
-    ``T`` a TensorSRHT. The Hermite tail beyond ``p`` is folded into the top even and odd
-    coefficients so the truncated kernel's diagonal is exact (the sketch is unbiased for it;
-    single feature norms vary with the sketch). Intermediate layers use ``n_components``
-    columns for ``phi`` and for the tensor part; the last NTK layer splits ``n_components``
-    between them in proportion to their exact diagonal sizes.
+    **Hermite method** (any activation, any bias). The network's layer list
+    (:func:`skntk.architectures.fully_connected`) plans its own feature steps, shared with
+    :class:`skntk.CNTKSketch` and :class:`skntk.NeuralKernelFeatures` (see :mod:`skntk.steps`):
+    layer by layer with the exact per-row variances ``q`` and the direction ``u = phi/|phi|``
+    of the current features, ``phi_new = [W r_0(s), W r_1(s) Q_1(u), ..., W r_p(s) Q_p(u), b]``
+    and, for the NTK, ``psi_new = [phi_new, W T(psi, dphi)]`` with
+    ``dphi = [r'_0(s), r'_1(s) Q_1(u), ...]``. The Hermite tail beyond ``p`` is folded into
+    the top even and odd coefficients, so the diagonal is exact. The directions all rows share
+    (the training rows' mean direction, the bias) are handled exactly; the derivative's mean
+    ``r'_0`` is split off the tensor sketch; a discontinuous derivative (ReLU's step) is
+    estimated by Monte Carlo, ``act'(z G)``, whose mean is exact where its truncated Hermite
+    series is biased. Intermediate layers use ``internal_components`` columns for ``phi`` and
+    for the tensor part; the last NTK layer splits ``n_components`` between them in
+    proportion to their typical diagonal sizes.
 """
 
 
@@ -494,12 +368,17 @@ class NTKSketch(_FullyConnectedSketch):
         Taylor method: the fitted ``a_j``.
     polynomial_error_ : float
         Taylor method: max over ``rho`` of ``|sum_j a_j rho^j - kappa(rho)|``.
+    degree_ : int
+        The degree used (``degree``, or the one ``"auto"`` chose).
     degree_dims_ : list of int
         Taylor method: columns per degree ``1..p``.
     exact_degrees_ : list of int
         Taylor method: degrees represented exactly.
     layer_dims_ : list of list of int
         Hermite method: columns per degree in each layer.
+    plan_ : NetworkPlan
+        Hermite method: the fitted feature steps, one per layer
+        (:class:`skntk.planning.NetworkPlan`).
     n_features_in_ : int
 
     Examples
@@ -529,8 +408,8 @@ class NNGPSketch(_FullyConnectedSketch):
         + """
     Attributes
     ----------
-    method_, activation_, coefficients_, polynomial_error_, degree_dims_, exact_degrees_,
-    layer_dims_, n_features_in_
+    method_, activation_, coefficients_, polynomial_error_, degree_, degree_dims_,
+    exact_degrees_, layer_dims_, plan_, n_features_in_
         As in :class:`NTKSketch`.
 
     Examples
@@ -554,27 +433,3 @@ def _unit_row_mean(X, max_rows=5000):
     if not keep.any():
         return np.zeros(X.shape[1])
     return (sub[keep] / norms[keep, None]).mean(axis=0)
-
-
-def _common_part(U, columns, xp):
-    """``E`` = ``U`` restricted to ``columns`` (zero elsewhere), and those columns, dense."""
-    cols = np.asarray(columns)
-    if sp.issparse(U):
-        U = U.tocsc()
-        e = U[:, cols].toarray()
-        E = sp.csr_matrix((U.shape[0], U.shape[1]), dtype=U.dtype).tolil()
-        E[:, cols] = e
-        return E.tocsr(), e
-    e = xp.take(U, _device(cols, U, None), axis=1)
-    mask = np.zeros(U.shape[1], dtype=U.dtype if isinstance(U, np.ndarray) else np.float64)
-    mask[cols] = 1.0
-    return U * _device(mask, U, U.dtype), e
-
-
-def _symmetric_power(e, l, xp):
-    """Rows ``sym(e^(x)l)`` for ``e`` with one or two columns: ``<., .>`` is ``<e, e'>^l``."""
-    if e.shape[1] == 1:
-        return e**l
-    a, b = e[:, 0:1], e[:, 1:2]
-    cols = [a ** (l - i) * b**i * math.sqrt(math.comb(l, i)) for i in range(l + 1)]
-    return _hcat(cols, xp)

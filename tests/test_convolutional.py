@@ -19,6 +19,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 from skntk.architectures import KernelState, gap_network, myrtle_network
 from skntk.convolutional import CNTKSketch, pixel_variances
 from skntk.kernels import cnngp_kernel, cntk_kernel
+from skntk.steps import HermiteStep
 
 
 def _images(name, n):
@@ -226,18 +227,14 @@ def test_digits_accuracy_close_to_exact_kernel_ridge():
 # <H G H, H K H> / |H K H|^2 - 1, must average to 0 within 4 standard errors.
 # id: (data, images, parameters, n_components, seeds); the comments give ratio, z and the
 # standard error of the projection (its power: a 5% scale error gives z = 0.05 / se).
-_MYRTLE_RELU_BIAS = (
-    "the centred NTK of Myrtle-5 with ReLU comes out 13-19% low (z 2.5-7 over the runs "
-    "measured); the bias shrinks with the degree (3: 22%, 8: 18%, 16: 12%), so the likely cause "
-    "is the truncated Hermite series of the step derivative at the layers after the first")
 UNBIASED_CASES = [
     # ratio .324, z -1.1, se .0034 (5% -> z 15)
     pytest.param(_DIG, 20, dict(depth=1), 2048, 16, id="ntk-gap1-relu"),
     # ratio .245, z 1.0, se .009 (5% -> z 5.6)
     pytest.param(_RAND, 20, dict(depth=2, bias_std=0.3), 1024, 16, id="ntk-gap2-relu-bias"),
-    # ratio .835, z -5.0 (projection -.19 +- .039): biased
-    pytest.param(_DIG, 12, dict(architecture="myrtle", depth=5), 2048, 8, id="ntk-myrtle5-relu",
-                 marks=pytest.mark.xfail(strict=True, reason=_MYRTLE_RELU_BIAS)),
+    # Monte-Carlo derivative features at every layer (issue 11); with the truncated Hermite
+    # series of the step at the layers after the first: ratio .835, z -5.0 (13-19% low)
+    pytest.param(_DIG, 12, dict(architecture="myrtle", depth=5), 2048, 8, id="ntk-myrtle5-relu"),
     # slow: deeper networks and the other kinds
     # ratio .206, z -0.7, se .018 (5% -> z 2.8)
     pytest.param(_RAND, 20, dict(depth=3, activation="gelu"), 2048, 16, id="ntk-gap3-gelu",
@@ -269,6 +266,10 @@ def test_centred_kernel_unbiased_over_seeds(exact_kernel, data, n, params, n_com
     assert abs(z) < 4, (scale.mean(), se)
 
 
+def _last_activation(est):
+    return [s for s in est.plan_.steps if isinstance(s, HermiteStep)][-1]
+
+
 def test_first_layer_derivative_part_is_unbiased():
     """The NTK's derivative part at the first layer (``cntk - cnngp`` for one layer) uses
     Monte-Carlo derivative features: its mean over seeds matches the exact kernel within its
@@ -283,7 +284,7 @@ def test_first_layer_derivative_part_is_unbiased():
     for seed in range(30):
         est = CNTKSketch(4096, depth=1, random_state=seed).fit(X)
         Z = est.transform(X)
-        psi = Z[:, -est._out_dims[1]:]
+        psi = Z[:, -_last_activation(est).widths[1]:]
         grams.append(H @ psi @ psi.T @ H)
     grams = np.array(grams)
     se = grams.std(axis=0, ddof=1) / np.sqrt(len(grams))

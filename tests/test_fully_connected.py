@@ -550,21 +550,12 @@ def test_accuracy(case, accuracy_data, exact_kernels):
 # Observed ratio (mean of 6 / mean per seed) at 200 rows [600 rows]: NNGP Taylor 0.50 [0.48],
 # NTK gelu with bias 0.48 [0.46]; the biased paths of issue 11: NTK Taylor 0.84 [0.85] and
 # the NTK Hermite ReLU with bias 0.76 [0.74].
-_ISSUE_11 = (
-    "issue 11: the ReLU NTK sketch is biased on digits (Taylor: the degree-8 polynomial misses "
-    "the cusp at rho = 1; Hermite: the ReLU-step derivative series)"
-)
 CENTRED_BIAS_CASES = [
     pytest.param(NNGPSketch, dict(depth=2), id="nngp-taylor-relu"),
     pytest.param(NTKSketch, dict(activation="gelu", **_BIAS), id="ntk-hermite-gelu-bias"),
-    pytest.param(
-        NTKSketch, dict(depth=2), id="ntk-taylor-relu",
-        marks=pytest.mark.xfail(strict=True, raises=AssertionError, reason=_ISSUE_11),
-    ),
-    pytest.param(
-        NTKSketch, dict(activation="relu", **_BIAS), id="ntk-hermite-relu-bias",
-        marks=pytest.mark.xfail(strict=True, raises=AssertionError, reason=_ISSUE_11),
-    ),
+    # degree="auto" follows the data (digits: 32); degree 8 missed the cusp at rho = 1: 0.84
+    pytest.param(NTKSketch, dict(depth=2), id="ntk-taylor-relu"),
+    pytest.param(NTKSketch, dict(activation="relu", **_BIAS), id="ntk-hermite-relu-bias"),
 ]
 
 

@@ -1,0 +1,229 @@
+"""NeuralKernelFeatures: random features of the NNGP or NTK of any composed network."""
+
+import numbers
+
+import numpy as np
+from sklearn.base import _fit_context
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from ._estimator import FeatureMapMixin
+from .kernels import _check_layers, check_images
+from .planning import Planner
+
+__all__ = ["NeuralKernelFeatures"]
+
+
+class NetworkFeatureMap(FeatureMapMixin):
+    """Shared ``fit``/``transform`` of the estimators that sketch a layer list.
+
+    Subclasses say which network (``_network()``), and may set ``_leaf_cap`` and the rule for
+    ``internal_components="auto"``. ``fit`` validates the inputs (rows, or images with their
+    shape), plans every layer's feature step once (:class:`skntk.planning.Planner`) and keeps
+    the result in ``plan_``; ``transform`` applies it to bounded batches.
+    """
+
+    # PolySketch leaves CountSketch neighbourhood concatenations wider than this (images only)
+    _leaf_cap = 512
+
+    def _network(self):
+        raise NotImplementedError
+
+    def _want_ntk(self):
+        return self.kernel == "ntk"
+
+    # -- validation ---------------------------------------------------------------------------
+    def _validate(self, X, reset):
+        if not self._is_images():
+            return super()._validate(X, reset)
+        ndim = getattr(X, "ndim", None)
+        if ndim is None:
+            try:
+                ndim = np.asarray(X).ndim
+            except (TypeError, ValueError):
+                ndim = None
+        if ndim == 4:
+            images, shape = check_images(X, self.image_shape, "X")
+            if reset:
+                self.n_features_in_ = int(np.prod(shape))
+                self.image_shape_ = shape
+            elif shape != self.image_shape_:
+                raise ValueError(
+                    f"X has images of shape {shape}, but {type(self).__name__} was fitted on "
+                    f"images of shape {self.image_shape_}"
+                )
+            return images.reshape(images.shape[0], -1)
+        X = validate_data(self, X, reset=reset, accept_sparse=False,
+                          dtype=[np.float64, np.float32], ensure_all_finite=True)
+        if reset:
+            shape = (1, 1, X.shape[1]) if self.image_shape is None else self.image_shape
+            _, self.image_shape_ = check_images(X[:1], shape, "X")
+        return X
+
+    def _is_images(self):
+        return True
+
+    def _internal_width(self, images):
+        if self.internal_components != "auto":
+            return int(self.internal_components)
+        if images:
+            return max(128, int(self.n_components) // 16)
+        return int(self.n_components)
+
+    # -- fit / transform ----------------------------------------------------------------------
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None):
+        """Plan every layer's feature step and draw all sketches.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features), or images (n_samples, H, W, C)
+            Training inputs; they fix the input shape, the typical variances that split each
+            layer's columns among Hermite degrees, and the directions common to all rows.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : object
+        """
+        layers = self._network()
+        X = self._validate(X, reset=True)
+        if not self._is_images():
+            self.image_shape_ = (1, 1, X.shape[1])
+        h, w, _ = self.image_shape_
+        spatial = h * w > 1
+        self.internal_components_ = self._internal_width(spatial)
+        planner = Planner(
+            layers, X, self.image_shape_, want_ntk=self._want_ntk(),
+            n_components=self.n_components, internal_components=self.internal_components_,
+            degree=self.degree, rng=check_random_state(self.random_state),
+            leaf_cap=self._leaf_cap if spatial else None,
+        )
+        self.plan_ = planner.plan()
+        return self
+
+    def transform(self, X):
+        """Map ``X`` to the feature space.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features), or images (n_samples, H, W, C)
+
+        Returns
+        -------
+        Z : ndarray of shape (n_samples, n_components)
+            Same float dtype as ``X``.
+        """
+        check_is_fitted(self)
+        return self._transform_validated(self._validate(X, reset=False))
+
+    def _transform_batch(self, X):
+        return self.plan_.transform(X)
+
+    def _batch_rows(self):
+        if self.batch_size != "auto":
+            return int(self.batch_size)
+        return int(np.clip(2**24 // max(self.plan_.row_cost, 1), 1, 4096))
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = not self._is_images()
+        return tags
+
+
+class NeuralKernelFeatures(NetworkFeatureMap):
+    """Random features of the NNGP or NTK of any network composed from layers.
+
+    ``transform(X) @ transform(Y).T`` approximates :func:`skntk.kernels.kernel` with the same
+    ``layers`` and ``kind=kernel``. Every layer plans its own feature step in ``fit``
+    (:mod:`skntk.steps`): ``Dense`` and ``Conv`` concatenate (neighbours') features and a bias
+    column, exactly; ``AvgPool`` and ``GlobalAvgPool`` average them, exactly; a
+    ``Nonlinearity`` applies the layer-wise Hermite/PolySketch step of
+    :class:`skntk.NTKSketch` with the exact per-pixel variances:
+    ``phi <- [r_0(s), r_1(s) Q_1(u), ..., r_p(s) Q_p(u)]`` with ``u = phi / |phi|``, and for
+    the NTK ``psi <- psi (x) dphi`` through a tensor sketch with the derivative's mean split
+    off. The output has ``n_components`` columns: the last activation layer is sized so the
+    readout's columns add up to it (an unbiased SRHT compresses when the network cannot be
+    that narrow).
+
+    Parameters
+    ----------
+    layers : list of layers
+        :class:`~skntk.architectures.Dense`, :class:`~skntk.architectures.Conv`,
+        :class:`~skntk.architectures.Nonlinearity`, :class:`~skntk.architectures.AvgPool`
+        and :class:`~skntk.architectures.GlobalAvgPool` instances, in order (see
+        :func:`skntk.kernels.kernel` for the rules). A network with ``Conv`` or ``AvgPool``
+        layers takes images and needs one ``GlobalAvgPool``.
+    kernel : {"ntk", "nngp"}, default="ntk"
+    n_components : int, default=1024
+        Number of output features (exactly).
+    image_shape : tuple (H, W, C) or None, default=None
+        For image networks given 2-D input ``(n, H*W*C)`` (NHWC flattening).
+    degree : int, default=8
+        Degree of each activation layer's truncated Hermite expansion.
+    internal_components : int or "auto", default="auto"
+        NNGP (and NTK tensor) columns of intermediate activation layers. ``"auto"``:
+        ``n_components`` for fully connected networks, ``max(128, n_components // 16)`` per
+        pixel for image networks.
+    random_state : int, RandomState instance or None, default=None
+    batch_size : int or "auto", default="auto"
+        Inputs per batch of ``transform`` ("auto": about 128 MB of intermediates).
+    n_jobs : int, default=None
+        Threads over batches.
+    verbose : int, default=0
+        One progress line per batch on stderr.
+
+    Attributes
+    ----------
+    plan_ : NetworkPlan
+        The fitted steps (:class:`skntk.planning.NetworkPlan`), one per layer.
+    image_shape_ : tuple (H, W, C)
+        ``(1, 1, n_features)`` for fully connected networks.
+    internal_components_ : int
+    n_features_in_ : int
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skntk import NeuralKernelFeatures
+    >>> from skntk.architectures import Dense, Nonlinearity
+    >>> from skntk.kernels import kernel
+    >>> X = np.random.RandomState(0).randn(40, 10)
+    >>> net = [Dense(1.0, 0.1), Nonlinearity("erf"), Dense(1.5), Nonlinearity("relu"), Dense()]
+    >>> Z = NeuralKernelFeatures(net, n_components=4096, random_state=0).fit_transform(X)
+    >>> K = kernel(X, layers=net)
+    >>> bool(np.linalg.norm(Z @ Z.T - K) / np.linalg.norm(K) < 0.1)
+    True
+    """
+
+    _parameter_constraints: dict = {
+        **FeatureMapMixin._common_constraints,
+        "layers": [list, tuple],
+        "kernel": [StrOptions({"ntk", "nngp"})],
+        "image_shape": [tuple, list, None],
+        "degree": [Interval(numbers.Integral, 1, None, closed="left")],
+        "internal_components": [Interval(numbers.Integral, 2, None, closed="left"),
+                                StrOptions({"auto"})],
+    }
+
+    def __init__(self, layers, *, kernel="ntk", n_components=1024, image_shape=None, degree=8,
+                 internal_components="auto", random_state=None, batch_size="auto", n_jobs=None,
+                 verbose=0):
+        self.layers = layers
+        self.kernel = kernel
+        self.n_components = n_components
+        self.image_shape = image_shape
+        self.degree = degree
+        self.internal_components = internal_components
+        self.random_state = random_state
+        self.batch_size = batch_size
+        self.n_jobs = n_jobs
+        self.verbose = verbose
+
+    def _network(self):
+        return _check_layers(self.layers)[0]
+
+    def _is_images(self):
+        return _check_layers(self.layers)[1]

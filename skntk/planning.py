@@ -1,0 +1,517 @@
+"""Fit-time planning of a network's feature map, and the exact per-pixel variances it needs.
+
+:class:`Planner` walks a layer list once in ``fit``. Each layer plans its own feature step
+(:mod:`skntk.steps`) from what the planner knows at that point: the widths of the features, a
+few training inputs pushed through the steps planned so far, the typical variances, and the
+column budget. :class:`NetworkPlan` holds the result and maps batches.
+
+:func:`pixel_variances` gives the exact pre-activation variances ``q[p, p]`` that the
+activation steps need, per input, at a cost linear in the number of pixels: each layer applies
+its *variance rule* to the pixel pairs ``q[p, p + o]`` at the few offsets ``o`` that later
+pooling layers need (just ``o = 0`` without pooling).
+"""
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.fft import next_fast_len
+
+from ._backend import get_namespace, to_numpy
+from ._estimator import allocate_with_overhead
+from .sketching import SRHT, PolySketch, TensorSRHT
+from .steps import CommonPart, Features, HermiteStep, _row_norms
+
+__all__ = ["pixel_variances", "Planner", "NetworkPlan", "VarianceState"]
+
+# A direction shared by the rows (their mean direction) is split off when at least this long.
+_MEAN_DIRECTION_MIN = 0.2
+# Bound on the entries of a batch's largest intermediate array (about 128 MB in float64).
+_BATCH_ENTRIES = 2**24
+
+
+# ----------------------------------------------------------------------------------------------
+# exact per-pixel variances
+# ----------------------------------------------------------------------------------------------
+
+
+@dataclass
+class VarianceState:
+    """Pixel pairs ``q[p, p + o]`` of each input with itself, at the offsets ``o`` needed.
+
+    Attributes
+    ----------
+    q : ndarray of shape (n, len(offsets), h, w)
+        Zero where ``p + o`` is outside the image.
+    offsets : list of tuple
+        The offsets ``(oh, ow)`` held now (always including ``(0, 0)``).
+    next_offsets : list of tuple
+        The offsets the next layer's output must hold.
+    variances : list of ndarray
+        Filled by the activation layers: their ``q[p, p]``, shape ``(n, h, w)``.
+    """
+
+    q: np.ndarray
+    offsets: list
+    next_offsets: list
+    variances: list
+
+    def diagonal(self):
+        return self.q[:, self.offsets.index((0, 0))]
+
+
+def shift(a, oh, ow, fill=0.0):
+    """``out[..., i, j] = a[..., i + oh, j + ow]`` (``fill`` outside)."""
+    h, w = a.shape[-2:]
+    out = np.full_like(a, fill)
+    i0, i1 = max(0, -oh), min(h, h - oh)
+    j0, j1 = max(0, -ow), min(w, w - ow)
+    if i0 < i1 and j0 < j1:
+        out[..., i0:i1, j0:j1] = a[..., i0 + oh : i1 + oh, j0 + ow : j1 + ow]
+    return out
+
+
+def inside_mask(h, w, oh, ow):
+    """Pixels ``p`` with ``p + o`` inside the image."""
+    m = np.zeros((h, w), dtype=bool)
+    m[max(0, -oh) : min(h, h - oh), max(0, -ow) : min(w, w - ow)] = True
+    return m
+
+
+def layer_shapes(layers, h, w):
+    """Spatial shape ``(h, w)`` entering each layer, and the final one."""
+    shapes = [(h, w)]
+    for i, layer in enumerate(layers):
+        try:
+            shapes.append(layer.output_shape(*shapes[-1]))
+        except ValueError as err:
+            raise ValueError(
+                f"images of {h}x{w} pixels are too small for this network: layers[{i}] = "
+                f"{layer!r} gets {shapes[-1][0]}x{shapes[-1][1]} ({err})"
+            ) from None
+    return shapes
+
+
+def _required_offsets(layers, shapes):
+    """Offsets each layer's input must hold, walking backwards from the end."""
+    need = set()
+    per_layer = []
+    for layer, shape in zip(reversed(layers), reversed(shapes[:-1]), strict=True):
+        need = layer.variance_offsets(need, shape)
+        per_layer.append(sorted(need | {(0, 0)}))
+    return per_layer[::-1]
+
+
+def _input_pairs(X, shape, offsets):
+    """``q[p, p + o] = <x_p, x_{p + o}> / C`` of the inputs (rows or images)."""
+    n = X.shape[0]
+    h, w, c = shape
+    if h * w == 1:  # rows: only the diagonal, for any array type
+        return (_row_norms(X) ** 2 / c).reshape(n, 1, 1, 1)
+    x = np.asarray(to_numpy(X), dtype=np.float64).reshape(n, h, w, c)
+    q = np.empty((n, len(offsets), h, w))
+    for k, (oh, ow) in enumerate(offsets):
+        shifted = np.moveaxis(shift(np.moveaxis(x, -1, 1), oh, ow), 1, -1)
+        q[:, k] = np.einsum("nijc,nijc->nij", x, shifted) / c
+    return q
+
+
+def pixel_variances(X, layers, image_shape=None):
+    """Exact pre-activation variances ``q[p, p]`` of every activation layer, per input.
+
+    Each layer applies its variance rule (``layer.variance``) to the pixel pairs
+    ``q[p, p + o]`` at the offsets that later pooling layers need, so the cost is linear in
+    the number of pixels; the result equals the diagonal of the full pixel-pair recursion of
+    :func:`skntk.kernels.kernel`.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n, H, W, C), or rows (n, C) for a fully connected network
+    layers : list
+        A layer list (see :mod:`skntk.architectures`).
+    image_shape : tuple (H, W, C), optional
+        For 2-D ``X`` of flattened images.
+
+    Returns
+    -------
+    list of ndarray of shape (n, H_l, W_l)
+        One per activation layer, float64.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skntk.architectures import myrtle_network
+    >>> from skntk.planning import pixel_variances
+    >>> X = np.random.RandomState(0).randn(2, 8, 8, 3)
+    >>> [v.shape for v in pixel_variances(X, myrtle_network(5, "relu"))]
+    [(2, 8, 8), (2, 8, 8), (2, 4, 4), (2, 2, 2)]
+    """
+    if image_shape is None:
+        image_shape = X.shape[1:] if X.ndim == 4 else (1, 1, X.shape[1])
+    h, w, _ = image_shape
+    shapes = layer_shapes(layers, h, w)
+    offsets = _required_offsets(layers, shapes)
+    if not offsets:
+        return []
+    state = VarianceState(_input_pairs(X, image_shape, offsets[0]), offsets[0], offsets[0], [])
+    for i, layer in enumerate(layers):
+        state.next_offsets = offsets[i + 1] if i + 1 < len(offsets) else [(0, 0)]
+        state = layer.variance(state)
+        state.offsets = state.next_offsets
+    return state.variances
+
+
+# ----------------------------------------------------------------------------------------------
+# the plan
+# ----------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NetworkPlan:
+    """A fitted feature map: the steps of every layer, in order.
+
+    Attributes
+    ----------
+    layers : tuple
+        The layer list.
+    steps : tuple
+        One feature step per layer (:mod:`skntk.steps`).
+    want_ntk : bool
+    image_shape : tuple (h, w, c)
+    width : int
+        Columns of the last step's features.
+    final : SRHT or None
+        Compresses ``width`` columns to ``n_components`` (when the network is too small for
+        the requested width, or too narrow a request for the method's minimum).
+    padding : int
+        Zero columns appended (when ``width < n_components`` with nothing to compress).
+    row_cost : int
+        Entries of the largest intermediate array per input (sizes the batches).
+    """
+
+    layers: tuple
+    steps: tuple
+    want_ntk: bool
+    image_shape: tuple
+    width: int
+    final: SRHT | None
+    padding: int
+    row_cost: int
+
+    def features(self, X):
+        """The features of each step for rows ``X`` (n, H*W*C), before the readout."""
+        h, w, c = self.image_shape
+        n = X.shape[0]
+        variances = pixel_variances(X, self.layers, self.image_shape)
+        if h * w > 1:
+            X = X.reshape(n * h * w, c)
+        feats = Features(X * _scalar_of(X, 1.0 / math.sqrt(c)), None, (n, h, w), variances)
+        for step in self.steps:
+            feats = step.transform(feats)
+        return feats
+
+    def transform(self, X):
+        """Map rows ``X`` of shape (n, H*W*C) (NHWC flattening) to the feature space."""
+        feats = self.features(X)
+        Z = feats.psi if self.want_ntk else feats.phi
+        if sp.issparse(Z):
+            Z = Z.toarray()
+        if self.final is not None:
+            Z = self.final.transform(Z)
+            if isinstance(Z, np.ndarray):
+                Z = np.ascontiguousarray(Z)
+        elif self.padding:
+            xp = get_namespace(Z)
+            Z = xp.concat([Z, xp.zeros((Z.shape[0], self.padding), dtype=Z.dtype)], axis=1)
+        return Z
+
+
+def _scalar_of(X, value):
+    return X.dtype.type(value) if isinstance(X, np.ndarray) or sp.issparse(X) else value
+
+
+class Planner:
+    """Walks a layer list in ``fit``; each layer plans its step through it.
+
+    Parameters
+    ----------
+    layers : list
+    X : array of shape (n, H*W*C)
+        Training rows (NHWC-flattened images, or feature rows).
+    image_shape : tuple (H, W, C)
+    want_ntk : bool
+    n_components : int
+        Output columns.
+    internal_components : int
+        Columns of the NNGP features of intermediate activation layers (and, for the NTK, of
+        their tensor part).
+    degree : int
+        Hermite degree of the activation steps.
+    rng : RandomState
+    leaf_cap : int or None
+        PolySketch leaves CountSketch inputs wider than this first (speed, for wide
+        neighbourhood concatenations).
+    """
+
+    def __init__(self, layers, X, image_shape, *, want_ntk, n_components, internal_components,
+                 degree, rng, leaf_cap=None):
+        self.layers = list(layers)
+        self.image_shape = tuple(image_shape)
+        self.want_ntk = want_ntk
+        self.degree = degree
+        self.rng = rng
+        self.leaf_cap = leaf_cap
+        # below the smallest width the Hermite step lays out without dropping degrees (which
+        # would bias the kernel), plan wider and compress the output with an unbiased SRHT
+        minimum = 4 * degree + 8
+        self.internal_components = max(int(internal_components), minimum)
+        self.final_dim = max(int(n_components), minimum)
+        self.n_components = int(n_components)
+        h, w, c = self.image_shape
+        pixels = h * w
+        first = X[: min(X.shape[0], max(32, 2048 // pixels))]
+        sample = X[: min(X.shape[0], max(8, 256 // pixels))]
+        self._first = self._start(first, np.float64)
+        self._sample = self._start(sample, None)
+        self.typical_variances = [
+            float(np.median(v)) if v.size and np.median(v) > 0 else 1.0
+            for v in self._first.variances
+        ]
+        self.n_activations = len(self.typical_variances)
+        self.activation_index = 0
+        self.ntk_typical = 0.0
+        self.r0_columns = []  # columns of the features that hold an r_0 (constant-ish) value
+        self.bias_column = None
+        self.row_cost = 1
+
+    def _start(self, X, dtype):
+        h, w, c = self.image_shape
+        if sp.issparse(X):
+            X = X.toarray()
+        X = np.asarray(to_numpy(X), dtype=dtype)
+        n = X.shape[0]
+        rows = X.reshape(n * h * w, c)
+        return Features(rows * rows.dtype.type(1.0 / math.sqrt(c)), None, (n, h, w),
+                        pixel_variances(X, self.layers, self.image_shape))
+
+    # -- what the layers read ------------------------------------------------------------------
+    @property
+    def phi_width(self):
+        return self._sample.phi.shape[1]
+
+    @property
+    def psi_width(self):
+        return 0 if self._sample.psi is None else self._sample.psi.shape[1]
+
+    @property
+    def spatial_shape(self):
+        return self._sample.shape[1:]
+
+    def sample_rows(self):
+        """The current features of the training subsample (float64 rows): before the first
+        activation, exact features of more inputs; after it, the sketched ones."""
+        feats = self._first if self._first is not None else self._sample
+        return np.asarray(feats.phi, dtype=np.float64)
+
+    def layer_index(self, layer):
+        return next(i for i, other in enumerate(self.layers) if other is layer)
+
+    # -- the walk ------------------------------------------------------------------------------
+    def plan(self):
+        """Plan every layer; returns a :class:`NetworkPlan`."""
+        steps = []
+        for i, layer in enumerate(self.layers):
+            self.current = i
+            step = layer.plan(self)
+            steps.append(step)
+            self._sample = step.transform(self._sample)
+            if self._first is not None:
+                self._first = (None if isinstance(step, HermiteStep)
+                               else step.transform(self._first))
+        if self.spatial_shape != (1, 1):
+            raise ValueError("the network must end without spatial axes: add a GlobalAvgPool")
+        width = self.psi_width if self.want_ntk else self.phi_width
+        final, padding = None, 0
+        if width > self.n_components:
+            final = SRHT(width, self.n_components, self.rng)
+        else:
+            padding = self.n_components - width
+        return NetworkPlan(tuple(self.layers), tuple(steps), self.want_ntk, self.image_shape,
+                           width, final, padding, self.row_cost)
+
+    def tail_width(self, phi_dim, t_dim):
+        """Output width when the current activation layer emits ``phi_dim`` NNGP and
+        ``t_dim`` tensor columns, through the layers after it (all exact)."""
+        psi = t_dim if self.want_ntk else 0
+        for layer in self.layers[self.current + 1 :]:
+            phi_dim, psi = layer.widths(phi_dim, psi, self.want_ntk)
+        return psi if self.want_ntk else phi_dim
+
+    def next_linear(self):
+        """``(W, b)`` of the first Dense or Conv layer after the current one."""
+        for layer in self.layers[self.current + 1 :]:
+            if hasattr(layer, "weight_std"):
+                return layer.weight_std, layer.bias_std
+        return 1.0, 0.0
+
+
+def plan_hermite(activation, planner):
+    """Plan a :class:`~skntk.steps.HermiteStep` for the current activation layer.
+
+    Columns: intermediate layers get ``internal_components`` NNGP columns (and as many tensor
+    columns for the NTK); the last one gets what the output needs, split between the NNGP and
+    tensor parts in proportion to their typical diagonal sizes. Within ``phi``, degrees share
+    columns in proportion to ``(|r_l| + |r'_l|) sqrt(l)`` at the typical scale (one column
+    allocator, :func:`skntk._estimator.allocate_with_overhead`).
+    """
+    p = planner.degree
+    want_ntk = planner.want_ntk
+    index = planner.activation_index
+    q = planner.typical_variances[index]
+    last = index == planner.n_activations - 1
+    s = math.sqrt(q)
+    r = activation.hermite_coefficients([s], p)[0]
+    weights = np.abs(r[1:]) / max(np.linalg.norm(r[1:]), 1e-300)
+    e_act, e_der = activation.duals(np.array([q]), np.array([q]), np.array([q]), want_ntk)
+    if want_ntk:
+        rd = activation.derivative_hermite_coefficients([s], p)[0]
+        weights = weights + np.abs(rd[1:]) / max(np.linalg.norm(rd[1:]), 1e-300)
+        planner.ntk_typical = (planner.ntk_typical + q) * float(e_der[0])
+    phi_dim, t_dim = _layer_widths(planner, float(e_act[0]), last)
+    if not np.any(weights > 0):
+        weights = np.ones(p)
+    weights = weights * np.sqrt(np.arange(1, p + 1))
+    in_dim = planner.phi_width
+    directions = _common_directions(planner, index)
+    k = len(directions)
+    extra = [0 if k == 0 else (1 if k == 1 else l + 1) for l in range(1, p + 1)]
+    if phi_dim - 1 < sum(extra) + 2 * p:  # no room: the exact powers would crowd out degrees
+        directions, k, extra = [], 0, [0] * p
+    try:
+        dims, exact, padding = allocate_with_overhead(
+            weights, phi_dim - 1, [in_dim] + [None] * (p - 1), extra)
+    except ValueError:
+        raise ValueError(
+            f"n_components={planner.n_components} (internal_components="
+            f"{planner.internal_components}) is too small for degree={p}; increase it or "
+            "decrease degree"
+        ) from None
+    rng = planner.rng
+    sketched = [l for l in range(1, p + 1) if dims[l - 1] > 0 and not exact[l - 1]]
+    poly, common = None, None
+    if sketched:
+        top = max(sketched)
+        out_dims = [max(dims[i], 1) for i in range(top)]
+        base = (None if planner.leaf_cap is None
+                else next_fast_len(min(in_dim, planner.leaf_cap)))
+        poly = PolySketch(in_dim, top, out_dims, rng, base_dim=base,
+                          internal_dim=next_fast_len(max(out_dims)))
+        if k:
+            common = CommonPart.build(poly, directions, top)
+    out_phi = 1 + sum(d + (extra[i] if d > 0 and not exact[i] else 0)
+                      for i, d in enumerate(dims)) + padding
+    tensor, compress, mc, split, psi_common = None, None, None, False, None
+    psi_dim = planner.psi_width
+    if want_ntk and psi_dim:
+        # the r'_0 column of dphi (the derivative's mean) times psi is split off the tensor
+        # sketch: exactly when psi is narrow, else through an SRHT to a quarter of the columns
+        split = bool(out_phi > 1 and t_dim >= 8)
+        # columns of the mean part against the tensor rest: in proportion to the standard
+        # deviations they carry, |r'_0| against |r'_{1..}| at the typical scale
+        w_mean, w_rest = abs(rd[0]), np.linalg.norm(rd[1:])
+        share = w_mean / (w_mean + w_rest) if w_mean + w_rest > 0 else 0.5
+        mean_dim = psi_dim
+        target = int(np.clip(round(t_dim * share), 2, t_dim - 1))
+        if split and psi_dim > target:
+            mean_dim = target
+            # psi's own common part (its mean direction) stays exact: compressing it would
+            # put one random error into every pair
+            psi_common = _psi_direction(planner)
+            compress = SRHT(psi_dim, mean_dim - (psi_common is not None), rng)
+            if psi_common is not None:
+                psi_common = (psi_common, compress.transform(psi_common[None, :])[0])
+        if (split and activation.has_pointwise_form
+                and not activation.continuous_derivative):
+            mc = rng.standard_normal((in_dim, t_dim - mean_dim))
+        if split:
+            dphi_dim = out_phi - 1 if mc is None else mc.shape[1]
+            tensor = TensorSRHT(psi_dim, dphi_dim, t_dim - mean_dim, rng)
+        else:
+            tensor = TensorSRHT(psi_dim, out_phi, t_dim, rng)
+    lf = poly.leaf_fft_len if poly is not None else in_dim
+    h, w = planner.spatial_shape
+    planner.row_cost = max(planner.row_cost,
+                           h * w * (p * lf + psi_dim + 2 * (out_phi + t_dim) + in_dim + psi_dim))
+    planner.activation_index += 1
+    planner.r0_columns, planner.bias_column = [0], None
+    return HermiteStep(activation, p, index, dims, exact, poly, common, padding, tensor, split,
+                       compress, psi_common, mc,
+                       (out_phi, t_dim if tensor is not None else 0))
+
+
+def _layer_widths(planner, q_next, last):
+    """NNGP columns (including r_0) and tensor columns of the current activation layer."""
+    m_int = planner.internal_components
+    if not last:
+        return m_int, (m_int if planner.want_ntk else 0)
+    fixed = planner.tail_width(0, 0)
+    per_phi = planner.tail_width(1, 0) - fixed
+    m_last = planner.final_dim - fixed
+    t_dim = 0
+    if planner.want_ntk:
+        W, b = planner.next_linear()
+        nngp_part = W * W * q_next + b * b
+        ntk_part = W * W * planner.ntk_typical
+        total = nngp_part + ntk_part
+        frac = ntk_part / total if total > 0 else 0.5
+        t_dim = int(np.clip(round(m_last * frac), 1, max(m_last - 3, 1)))
+    phi_dim = (m_last - t_dim) // max(per_phi, 1)
+    if phi_dim < 2:
+        raise ValueError(
+            f"n_components={planner.n_components} is too small for this network; use at least "
+            f"{fixed + 2 * max(per_phi, 1) + planner.want_ntk}"
+        )
+    return phi_dim, t_dim
+
+
+def _mean_direction(rows, bias_column):
+    """Mean of the normalized nonzero rows, with the bias coordinate zeroed (so it is
+    orthogonal to the bias direction); not normalized: its length says how pronounced."""
+    norms = np.linalg.norm(rows, axis=1)
+    keep = norms > 0
+    v = (rows[keep] / norms[keep, None]).mean(axis=0) if keep.any() else np.zeros(rows.shape[1])
+    if bias_column is not None:
+        v[bias_column] = 0.0
+    return v
+
+
+def _psi_direction(planner):
+    """The unit mean direction of the training subsample's NTK features, when pronounced."""
+    v = _mean_direction(np.asarray(planner._sample.psi, dtype=np.float64), None)
+    norm = np.linalg.norm(v)
+    return v / norm if norm >= _MEAN_DIRECTION_MIN else None
+
+
+def _common_directions(planner, index):
+    """Directions shared by all rows entering the current activation layer.
+
+    The mean direction of the training features (exact ones at the first activation layer,
+    where it is kept only when pronounced, e.g. nonnegative images; sketched ones deeper,
+    where activations give all features a large common part, with the previous ``r_0``
+    columns as the fallback), and the bias column.
+    """
+    dim = planner.phi_width
+    directions = []
+    v = _mean_direction(planner.sample_rows(), planner.bias_column)
+    if np.linalg.norm(v) >= _MEAN_DIRECTION_MIN:
+        directions.append(v / np.linalg.norm(v))
+    elif index > 0 and planner.r0_columns:
+        v = np.zeros(dim)
+        v[planner.r0_columns] = 1.0
+        directions.append(v / np.linalg.norm(v))
+    if planner.bias_column is not None:
+        v = np.zeros(dim)
+        v[planner.bias_column] = 1.0
+        directions.append(v)
+    return directions

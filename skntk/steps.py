@@ -1,0 +1,395 @@
+"""Feature steps: what one layer of a network does to a batch of random features.
+
+A network's feature map is a list of steps, one per layer, planned once in ``fit`` by the
+layers themselves (:meth:`skntk.architectures.Dense.plan` and its siblings, driven by
+:class:`skntk.planning.Planner`) and then applied in order to every batch. Each step is a small
+immutable object whose fields are documented below; its ``transform`` is written once, for
+NumPy (dense or, at the first layer, SciPy sparse rows) and any array-API namespace.
+
+Features of a batch (:class:`Features`) hold, for every input and pixel, NNGP features ``phi``
+(inner products approximate the pixel-pair NNGP kernel ``q[p, p']``) and, for the NTK, features
+``psi`` (approximating ``T[p, p']``). Both are 2-D: one row per (input, pixel) in NHWC order,
+so a fully connected network is the 1x1-image case.
+"""
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import scipy.sparse as sp
+
+from ._backend import asarray_like, get_namespace, is_numpy_namespace, to_numpy
+from ._hermite import hermite_layer_coefficients
+from .sketching import SRHT, PolySketch, TensorSRHT
+
+__all__ = ["Features", "LinearStep", "PoolStep", "HermiteStep"]
+
+
+@dataclass
+class Features:
+    """Random features of a batch of ``n`` inputs of ``h x w`` pixels.
+
+    Attributes
+    ----------
+    phi : array of shape (n * h * w, D)
+        NNGP features, one row per input and pixel (row-major NHWC order).
+    psi : array of shape (n * h * w, D') or None
+        NTK features (``None``: the NTK is zero so far, or only the NNGP is wanted).
+    shape : tuple (n, h, w)
+    variances : list of ndarray
+        Exact pre-activation variances ``q[p, p]`` of every activation layer, shape
+        ``(n, h_l, w_l)`` (host NumPy, float64), from :func:`skntk.planning.pixel_variances`.
+    """
+
+    phi: object
+    psi: object
+    shape: tuple
+    variances: list = field(default_factory=list)
+
+
+def _dense(a):
+    return a.toarray() if sp.issparse(a) else a
+
+
+def _hcat(blocks, xp):
+    blocks = [b for b in blocks if b is not None and b.shape[1] > 0]
+    if any(sp.issparse(b) for b in blocks):
+        return sp.hstack(blocks, format="csr")
+    if is_numpy_namespace(xp):
+        return np.concatenate(blocks, axis=1)
+    return xp.concat(blocks, axis=1)
+
+
+def _constant_column(value, rows, like, xp):
+    dtype = like.dtype
+    if sp.issparse(like):
+        return np.full((rows, 1), value, dtype=dtype)
+    return xp.full((rows, 1), value, dtype=dtype)
+
+
+def _scalar(value, like):
+    """``value`` as a scalar of ``like``'s dtype (float32 arithmetic stays float32)."""
+    if isinstance(like, np.ndarray) or sp.issparse(like):
+        return like.dtype.type(value)
+    return float(value)
+
+
+def _neighbours(phi, shape, f, scale):
+    """Per pixel, the ``f x f`` zero-padded neighbours' features times ``scale``, concatenated:
+    rows of width ``f^2 D`` whose inner products are ``scale^2 sum_delta <phi[p + delta],
+    phi'[p' + delta]>``."""
+    n, h, w = shape
+    if f == 1:
+        return phi * _scalar(scale, phi)
+    xp = get_namespace(phi)
+    d = phi.shape[1]
+    img = xp.reshape(phi, (n, h, w, d))
+    r = f // 2
+    out = xp.zeros((n, h, w, f * f * d), dtype=phi.dtype)
+    s = _scalar(scale, phi)
+    k = 0
+    for dh in range(-r, r + 1):
+        for dw in range(-r, r + 1):
+            i0, i1 = max(0, -dh), min(h, h - dh)
+            j0, j1 = max(0, -dw), min(w, w - dw)
+            if i0 < i1 and j0 < j1:
+                out[:, i0:i1, j0:j1, k * d : (k + 1) * d] = (
+                    img[:, i0 + dh : i1 + dh, j0 + dw : j1 + dw, :] * s)
+            k += 1
+    return xp.reshape(out, (n * h * w, f * f * d))
+
+
+@dataclass(frozen=True)
+class LinearStep:
+    """Dense (``filter_size=1``) or convolution (SAME, stride 1) layer: exact, nothing random.
+
+    ``phi <- [W / f neighbours(phi), b]`` (the ``b`` column only when ``bias_std > 0``): its
+    inner products are ``W^2 / f^2 sum_delta q[p + delta, p' + delta] + b^2``. For the NTK,
+    ``psi <- [phi_new, W / f neighbours(psi)]`` (``T <- q_new + W^2 window-mean(T)``).
+
+    Attributes
+    ----------
+    filter_size : int
+    weight_std, bias_std : float
+    want_ntk : bool
+    """
+
+    filter_size: int
+    weight_std: float
+    bias_std: float
+    want_ntk: bool
+
+    def transform(self, feats):
+        xp = get_namespace(feats.phi) if not sp.issparse(feats.phi) else np
+        f, W, b = self.filter_size, self.weight_std, self.bias_std
+        if f > 1 and sp.issparse(feats.phi):
+            feats.phi = feats.phi.toarray()
+        phi = _neighbours(feats.phi, feats.shape, f, W / f)
+        if b > 0:
+            phi = _hcat([phi, _constant_column(b, phi.shape[0], phi, xp)], xp)
+        psi = None
+        if self.want_ntk:
+            psi = phi if feats.psi is None else _hcat(
+                [phi, _neighbours(feats.psi, feats.shape, f, W / f)], xp)
+        return Features(phi, psi, feats.shape, feats.variances)
+
+
+@dataclass(frozen=True)
+class PoolStep:
+    """2x2 average pooling (stride 2, VALID) or global average pooling: exact feature means.
+
+    Attributes
+    ----------
+    global_pool : bool
+        ``True``: the mean over all pixels (the output is 1x1); ``False``: 2x2 windows.
+    """
+
+    global_pool: bool
+
+    def _pool(self, a, shape):
+        xp = get_namespace(a)
+        n, h, w = shape
+        d = a.shape[1]
+        img = xp.reshape(a, (n, h, w, d))
+        if self.global_pool:
+            return xp.mean(img, axis=(1, 2)), (n, 1, 1)
+        hn, wn = h // 2, w // 2
+        img = img[:, : 2 * hn, : 2 * wn, :]
+        img = xp.mean(xp.reshape(img, (n, hn, 2, wn, 2, d)), axis=(2, 4))
+        return xp.reshape(img, (n * hn * wn, d)), (n, hn, wn)
+
+    def transform(self, feats):
+        phi, shape = self._pool(_dense(feats.phi), feats.shape)
+        psi = None if feats.psi is None else self._pool(_dense(feats.psi), feats.shape)[0]
+        return Features(phi, psi, shape, feats.variances)
+
+
+def _row_norms(U):
+    """Host float64 Euclidean norms of the rows of ``U`` (dense, sparse or array-API)."""
+    if sp.issparse(U):
+        return np.sqrt(np.asarray(U.multiply(U).sum(axis=1), dtype=np.float64).ravel())
+    if isinstance(U, np.ndarray):
+        return np.sqrt(np.einsum("ij,ij->i", U, U, dtype=np.float64))
+    xp = get_namespace(U)
+    return np.sqrt(to_numpy(xp.sum(U * U, axis=1)).astype(np.float64))
+
+
+def _on(host, like, dtype=None):
+    """Host NumPy array moved to ``like``'s namespace and device (NumPy for sparse)."""
+    dtype = like.dtype if dtype is None else dtype
+    if sp.issparse(like) or isinstance(like, np.ndarray):
+        return np.asarray(host, dtype=dtype)
+    return asarray_like(np.asarray(host), like, dtype=dtype)
+
+
+def _scale_rows(U, factors):
+    if sp.issparse(U):
+        return sp.diags(factors) @ U
+    return U * factors[:, None]
+
+
+@dataclass(frozen=True)
+class CommonPart:
+    """Directions ``v_1 (, v_2)`` shared by all rows, whose sketch is handled exactly.
+
+    A PolySketch ``Q_l`` is linear in ``u^(x)l``, so for ``u = e_1 v_1 + e_2 v_2 + u_rest`` the
+    part ``Q_l(sum_i e_i v_i)`` is a homogeneous polynomial of degree ``l`` in ``e``, with
+    coefficient tables computed once. The step keeps the exact symmetric powers of ``e`` and
+    sketches only the rest, so the sketching error of the common part (one random error shared
+    by every pair) disappears.
+
+    Attributes
+    ----------
+    directions : ndarray of shape (k, D), k in {1, 2}
+        Orthonormal-ish unit directions.
+    tables : list of ndarray
+        ``tables[l - 1][j]``: coefficient of ``e_1^j e_2^(l - j)`` in ``Q_l``.
+    """
+
+    directions: np.ndarray
+    tables: list
+
+    @classmethod
+    def build(cls, poly, directions, top):
+        directions = np.asarray(directions, dtype=np.float64)
+        if len(directions) == 1:
+            tables = [q[0][None, :] for q in poly.transform(directions)]
+            return cls(directions, tables)
+        v1, v2 = directions
+        t = np.cos(np.pi * (np.arange(top + 1) + 0.5) / (top + 1))  # Chebyshev nodes
+        Q = poly.transform(t[:, None] * v1[None, :] + v2[None, :])
+        tables = []
+        for l in range(1, top + 1):
+            V = np.vander(t, l + 1, increasing=True)
+            M, *_ = np.linalg.lstsq(V, Q[l - 1], rcond=None)
+            tables.append(M)
+        return cls(directions, tables)
+
+    def coordinates(self, U):
+        """``e = U v^T``: the rows' coordinates along the directions (dense)."""
+        e = U @ _on(self.directions.T, U if not sp.issparse(U) else np.empty(0, U.dtype))
+        return np.asarray(e) if sp.issparse(U) else e
+
+    def sketch(self, e, l):
+        """``Q_l(sum_i e_i v_i)`` for the rows of ``e``."""
+        table = _on(self.tables[l - 1], e)
+        if e.shape[1] == 1:
+            return (e[:, :1] ** l) @ table
+        xp = get_namespace(e)
+        powers = _hcat([e[:, :1] ** j * e[:, 1:2] ** (l - j) for j in range(l + 1)], xp)
+        return powers @ table
+
+
+@dataclass(frozen=True)
+class HermiteStep:
+    """Activation layer, Hermite/PolySketch strategy (any activation, any bias).
+
+    With the exact per-pixel variance ``q = q[p, p]``, ``s = sqrt(q)`` and ``u = phi / |phi|``:
+    ``phi <- [r_0(s), r_1(s) Q_1(u), ..., r_p(s) Q_p(u)]`` where ``r_l`` are the activation's
+    radial Hermite coefficients (the tail beyond ``p`` folded into the top even and odd ones, so
+    the diagonal is exact) and ``Q_l`` PolySketches of ``u^(x)l`` (degree 1 exact when it fits).
+    The part of ``u`` along the common directions is handled exactly (:class:`CommonPart`).
+
+    For the NTK, ``psi <- psi (x) dphi`` with ``dphi = [r'_0(s), r'_1(s) Q_1(u), ...]``. The
+    ``r'_0`` part (the derivative's mean, which dominates it) is split off the tensor sketch:
+    ``psi <- [r'_0(s) S(psi), TensorSRHT(psi, rest)]`` with ``S`` the identity or an SRHT
+    (columns in proportion to ``|r'_0|`` against ``|r'_{1..}|``). For an activation whose
+    derivative is discontinuous (ReLU's step), the rest is Monte-Carlo,
+    ``(act'(z G) - r'_0(s)) / sqrt(m)`` with ``z`` the step's input features and ``G``
+    Gaussian: unbiased for ``E[act'(u) act'(v)] - r'_0 r'_0`` given ``z``, where the truncated
+    Hermite series of a step, evaluated at sketched cosines near 1, is biased.
+
+    Attributes
+    ----------
+    activation : Activation
+    degree : int
+        ``p``.
+    index : int
+        Which entry of :attr:`Features.variances` holds this layer's variances.
+    dims : list of int
+        Sketched columns per degree ``1..p`` (0: degree dropped).
+    exact : list of bool
+        Degrees represented exactly (degree 1: ``u`` itself).
+    poly : PolySketch or None
+    common : CommonPart or None
+    padding : int
+        Zero columns appended to ``phi`` (only when every degree is exact).
+    tensor : TensorSRHT or None
+        NTK: the tensor sketch of ``psi (x) dphi`` (or of its rest, when ``split``).
+    split : bool
+        NTK: the ``r'_0`` part is kept out of the tensor sketch.
+    compress : SRHT or None
+        NTK with ``split``: ``S``.
+    psi_common : tuple (ndarray, ndarray) or None
+        NTK with ``compress``: a unit direction ``v`` shared by all ``psi`` rows and ``S(v)``;
+        the mean part is then ``r'_0 [<psi, v>, S(psi) - <psi, v> S(v)]``, so the common
+        part of ``psi`` is not compressed.
+    mc_derivative : ndarray or None
+        NTK with ``split``: the Gaussian ``G`` of the Monte-Carlo derivative rest.
+    widths : tuple (int, int)
+        Columns of the output ``phi`` and ``psi`` (0 without NTK).
+    """
+
+    activation: object
+    degree: int
+    index: int
+    dims: list
+    exact: list
+    poly: PolySketch | None
+    common: CommonPart | None
+    padding: int
+    tensor: TensorSRHT | None
+    split: bool
+    compress: SRHT | None
+    psi_common: tuple | None
+    mc_derivative: np.ndarray | None
+    widths: tuple
+    _cache: dict = field(default_factory=dict, repr=False, compare=False)
+
+    def _blocks(self, U, xp):
+        Q = self.poly.transform(U) if self.poly is not None else []
+        e = self.common.coordinates(U) if (self.common is not None and Q) else None
+        blocks = []
+        for l in range(1, self.degree + 1):
+            if self.dims[l - 1] == 0:
+                blocks.append(None)
+            elif self.exact[l - 1]:
+                blocks.append(_dense(U))
+            elif e is not None:
+                blocks.append(_hcat([symmetric_power(e, l, xp),
+                                     Q[l - 1] - self.common.sketch(e, l)], xp))
+            else:
+                blocks.append(Q[l - 1])
+        if self.padding:
+            blocks.append(None)
+        return blocks
+
+    def transform(self, feats):
+        phi = feats.phi
+        xp = np if sp.issparse(phi) else get_namespace(phi)
+        want_ntk = self.tensor is not None
+        q = feats.variances[self.index].reshape(-1)
+        coefs, _ = hermite_layer_coefficients(self.activation, q, self.degree, want_ntk)
+        norms = _row_norms(phi)
+        inv = np.where(norms > 0, 1.0 / np.where(norms > 0, norms, 1.0), 0.0)
+        U = _scale_rows(phi, _on(inv, phi))
+        blocks = self._blocks(U, xp)
+        like = _dense(U[:1]) if sp.issparse(U) else U
+        phi_new = weighted_blocks(blocks, _on(coefs[0], like), xp)
+        if self.padding:
+            phi_new = _hcat([phi_new, xp.zeros((phi_new.shape[0], self.padding),
+                                               dtype=phi_new.dtype)], xp)
+        psi = None
+        if want_ntk and feats.psi is not None:
+            psi = self._tensor(feats.psi, phi, blocks, coefs[1], like, xp)
+        return Features(phi_new, psi, feats.shape, feats.variances)
+
+    def _tensor(self, psi, raw, blocks, coef, like, xp):
+        psi = _dense(psi)
+        if not self.split:
+            dphi = weighted_blocks(blocks, _on(coef, like), xp)
+            return self.tensor.transform(psi, dphi)
+        mean = _on(coef[:, :1], like)  # r'_0(s) = E[act'(s g)]
+        G = self.mc_derivative
+        if G is not None:
+            key = (type(like), like.dtype)
+            if key not in self._cache:  # one cast per dtype, not one per batch
+                self._cache[key] = _on(G, like)
+            z = raw @ self._cache[key]
+            z = np.asarray(z) if sp.issparse(raw) else z
+            act_z = self.activation.derivative(z)
+            rest = (xp.asarray(act_z, dtype=like.dtype) if not isinstance(like, np.ndarray)
+                    else np.asarray(act_z, dtype=like.dtype)) - mean
+            rest = rest * _scalar(1.0 / math.sqrt(G.shape[1]), like)
+        else:
+            dphi = weighted_blocks(blocks, _on(coef, like), xp)
+            rest = dphi[:, 1:]
+            if isinstance(rest, np.ndarray):
+                rest = np.ascontiguousarray(rest)
+        psi_mean = psi if self.compress is None else self.compress.transform(psi)
+        if isinstance(psi_mean, np.ndarray):
+            psi_mean = np.asarray(psi_mean, dtype=like.dtype)
+        if self.psi_common is not None:
+            v, sketch = self.psi_common
+            e = psi @ _on(v[:, None], like)
+            psi_mean = _hcat([e, psi_mean - e * _on(sketch[None, :], like)], xp)
+        return _hcat([psi_mean * mean, self.tensor.transform(psi, rest)], xp)
+
+
+def weighted_blocks(blocks, coef, xp):
+    """``[c_0, c_1 B_1, ..., c_p B_p]`` with per-row coefficients ``coef`` (n, p+1); ``None``
+    blocks (dropped degrees) are skipped."""
+    n = coef.shape[0]
+    parts = [xp.reshape(coef[:, 0], (n, 1))]
+    for l, block in enumerate(blocks, start=1):
+        if block is not None:
+            parts.append(block * coef[:, l : l + 1])
+    return _hcat(parts, xp)
+
+
+def symmetric_power(e, l, xp):
+    """Rows ``sym(e^(x)l)`` for ``e`` with one or two columns: ``<., .>`` is ``<e, e'>^l``."""
+    if e.shape[1] == 1:
+        return e**l
+    a, b = e[:, 0:1], e[:, 1:2]
+    return _hcat([a ** (l - i) * b**i * math.sqrt(math.comb(l, i)) for i in range(l + 1)], xp)
