@@ -11,8 +11,12 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from ._estimator import FeatureMapMixin
 from .kernels import _check_layers, check_images
 from .planning import Planner
+from .taylor_step import plan_taylor, taylor_degree, taylor_eligible
 
 __all__ = ["NeuralKernelFeatures"]
+
+# degree="auto" for the layer-wise Hermite steps
+HERMITE_DEGREE = 8
 
 
 class NetworkFeatureMap(FeatureMapMixin):
@@ -92,17 +96,37 @@ class NetworkFeatureMap(FeatureMapMixin):
         X = self._validate(X, reset=True)
         if not self._is_images():
             self.image_shape_ = (1, 1, X.shape[1])
+        want_ntk = self._want_ntk()
+        rng = check_random_state(self.random_state)
+        self.method_ = self._choose_method(layers)
+        if self.method_ == "taylor":
+            self.degree_ = (self.degree if self.degree != "auto"
+                            else taylor_degree(X, layers, want_ntk, self.n_components))
+            self.plan_ = plan_taylor(layers, X, want_ntk=want_ntk,
+                                     n_components=self.n_components, degree=self.degree_,
+                                     rng=rng)
+            return self
+        self.degree_ = self.degree if self.degree != "auto" else HERMITE_DEGREE
         h, w, _ = self.image_shape_
         spatial = h * w > 1
         self.internal_components_ = self._internal_width(spatial)
-        planner = Planner(
-            layers, X, self.image_shape_, want_ntk=self._want_ntk(),
+        self.plan_ = Planner(
+            layers, X, self.image_shape_, want_ntk=want_ntk,
             n_components=self.n_components, internal_components=self.internal_components_,
-            degree=self.degree, rng=check_random_state(self.random_state),
-            leaf_cap=self._leaf_cap if spatial else None,
-        )
-        self.plan_ = planner.plan()
+            degree=self.degree_, rng=rng, leaf_cap=self._leaf_cap if spatial else None,
+        ).plan()
         return self
+
+    def _choose_method(self, layers):
+        method = getattr(self, "method", "hermite")
+        eligible = not self._is_images() and taylor_eligible(layers)
+        if method == "taylor" and not eligible:
+            raise ValueError(
+                "method='taylor' needs a fully connected network whose activations are "
+                "homogeneous of degree 1 (relu, leaky_relu, abs, abrelu, normalized_gaussian) "
+                "and whose Dense layers have bias_std=0; use method='hermite'"
+            )
+        return "taylor" if method == "taylor" or (method == "auto" and eligible) else "hermite"
 
     def transform(self, X):
         """Map ``X`` to the feature space.
@@ -140,8 +164,8 @@ class NeuralKernelFeatures(NetworkFeatureMap):
     ``layers`` and ``kind=kernel``. Every layer plans its own feature step in ``fit``
     (:mod:`skntk.steps`): ``Dense`` and ``Conv`` concatenate (neighbours') features and a bias
     column, exactly; ``AvgPool`` and ``GlobalAvgPool`` average them, exactly; a
-    ``Nonlinearity`` applies the layer-wise Hermite/PolySketch step of
-    :class:`skntk.NTKSketch` with the exact per-pixel variances:
+    ``Nonlinearity`` applies the layer-wise Hermite/PolySketch step
+    (:class:`skntk.steps.HermiteStep`) with the exact per-pixel variances:
     ``phi <- [r_0(s), r_1(s) Q_1(u), ..., r_p(s) Q_p(u)]`` with ``u = phi / |phi|``, and for
     the NTK ``psi <- psi (x) dphi`` through a tensor sketch with the derivative's mean split
     off. The output has ``n_components`` columns: the last activation layer is sized so the
@@ -161,8 +185,16 @@ class NeuralKernelFeatures(NetworkFeatureMap):
         Number of output features (exactly).
     image_shape : tuple (H, W, C) or None, default=None
         For image networks given 2-D input ``(n, H*W*C)`` (NHWC flattening).
-    degree : int, default=8
-        Degree of each activation layer's truncated Hermite expansion.
+    degree : int or "auto", default="auto"
+        Hermite method: degree of each activation layer's truncated Hermite expansion
+        ("auto": 8). Taylor method: degree of the fitted polynomial ("auto": the smallest of
+        8, 12, 16, 24, 32 whose centred bias on the training data is small against the
+        sketch's noise; see :class:`skntk.NTKSketch`).
+    method : {"auto", "taylor", "hermite"}, default="auto"
+        ``"taylor"``: one fused step for a fully connected chain of Dense layers without bias
+        and degree-1 homogeneous activations (:mod:`skntk.taylor_step`; cost independent of
+        depth). ``"hermite"``: the layer-wise steps, for any network. ``"auto"``: Taylor when
+        the network is eligible.
     internal_components : int or "auto", default="auto"
         NNGP (and NTK tensor) columns of intermediate activation layers. ``"auto"``:
         ``n_components`` for fully connected networks, ``max(128, n_components // 16)`` per
@@ -178,7 +210,10 @@ class NeuralKernelFeatures(NetworkFeatureMap):
     Attributes
     ----------
     plan_ : NetworkPlan
-        The fitted steps (:class:`skntk.planning.NetworkPlan`), one per layer.
+        The fitted steps (:class:`skntk.planning.NetworkPlan`): one per layer (Hermite
+        method) or one fused :class:`~skntk.taylor_step.TaylorStep`.
+    method_ : str
+    degree_ : int
     image_shape_ : tuple (H, W, C)
         ``(1, 1, n_features)`` for fully connected networks.
     internal_components_ : int
@@ -203,19 +238,21 @@ class NeuralKernelFeatures(NetworkFeatureMap):
         "layers": [list, tuple],
         "kernel": [StrOptions({"ntk", "nngp"})],
         "image_shape": [tuple, list, None],
-        "degree": [Interval(numbers.Integral, 1, None, closed="left")],
+        "degree": [Interval(numbers.Integral, 1, None, closed="left"), StrOptions({"auto"})],
+        "method": [StrOptions({"auto", "taylor", "hermite"})],
         "internal_components": [Interval(numbers.Integral, 2, None, closed="left"),
                                 StrOptions({"auto"})],
     }
 
-    def __init__(self, layers, *, kernel="ntk", n_components=1024, image_shape=None, degree=8,
-                 internal_components="auto", random_state=None, batch_size="auto", n_jobs=None,
-                 verbose=0):
+    def __init__(self, layers, *, kernel="ntk", n_components=1024, image_shape=None,
+                 degree="auto", method="auto", internal_components="auto", random_state=None,
+                 batch_size="auto", n_jobs=None, verbose=0):
         self.layers = layers
         self.kernel = kernel
         self.n_components = n_components
         self.image_shape = image_shape
         self.degree = degree
+        self.method = method
         self.internal_components = internal_components
         self.random_state = random_state
         self.batch_size = batch_size

@@ -203,7 +203,8 @@ class NetworkPlan:
         """The features of each step for rows ``X`` (n, H*W*C), before the readout."""
         h, w, c = self.image_shape
         n = X.shape[0]
-        variances = pixel_variances(X, self.layers, self.image_shape)
+        needs = any(isinstance(step, HermiteStep) for step in self.steps)
+        variances = pixel_variances(X, self.layers, self.image_shape) if needs else []
         if h * w > 1:
             X = X.reshape(n * h * w, c)
         feats = Features(X * _scalar_of(X, 1.0 / math.sqrt(c)), None, (n, h, w), variances)
