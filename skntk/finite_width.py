@@ -6,19 +6,25 @@ features and ``k = n_{L+1}`` outputs, in the NTK parameterization of neural-tang
 
 .. math::
 
-    z_{i+1} = c_i\, h_i V_i + b\, \beta_i, \qquad c_i = W / \sqrt{n_i}, \qquad
-    h_{i+1} = \sigma(z_{i+1}) \ (i < L), \qquad f(x) = z_{L+1},
+    z_{i+1} = c_i\, h_i V_i + b_i\, \beta_i, \qquad c_i = W_i / \sqrt{n_i}, \qquad
+    h_{i+1} = \sigma_{i+1}(z_{i+1}) \ (i < L), \qquad f(x) = z_{L+1},
 
-with ``V_i`` of shape ``(n_i, n_{i+1})``, ``beta_i`` of shape ``(n_{i+1},)``, ``W = weight_std``,
-``b = bias_std``. The empirical NTK is ``Theta(x, y) = J(x) J(y)^T`` (a ``k x k`` matrix), ``J``
-the Jacobian of ``f`` with respect to all ``V_i`` and ``beta_i``. With the backpropagated
+with ``V_i`` of shape ``(n_i, n_{i+1})``, ``beta_i`` of shape ``(n_{i+1},)``, ``W_i`` and ``b_i``
+the ``weight_std`` and ``bias_std`` of Dense layer ``i`` and ``sigma_{i+1}`` the activation after
+it. The network is described either by one ``activation``, ``weight_std`` and ``bias_std``
+shared by all layers, or by a list of :class:`~skntk.architectures.Dense` and
+:class:`~skntk.architectures.Nonlinearity` layers (``layers``, the same list that
+:func:`skntk.kernels.kernel` takes); the former is the list
+:func:`~skntk.architectures.fully_connected` builds. The empirical NTK is
+``Theta(x, y) = J(x) J(y)^T`` (a ``k x k`` matrix), ``J`` the Jacobian of ``f`` with respect
+to all ``V_i`` and ``beta_i``. With the backpropagated
 gradients ``G_i(x) = df/dz_{i+1}`` (shape ``(k, n_{i+1})``; ``G_L = I_k``), the derivative with
 respect to ``V_i`` for output ``o`` is the outer product ``c_i h_i(x) (x) G_i(x)[o]`` and with
-respect to ``beta_i`` it is ``b G_i(x)[o]``, hence the *structured* form
+respect to ``beta_i`` it is ``b_i G_i(x)[o]``, hence the *structured* form
 
 .. math::
 
-    \Theta(x, y) = \sum_{i=0}^{L} \bigl(c_i^2 \langle h_i(x), h_i(y)\rangle + b^2\bigr)\,
+    \Theta(x, y) = \sum_{i=0}^{L} \bigl(c_i^2 \langle h_i(x), h_i(y)\rangle + b_i^2\bigr)\,
     G_i(x) G_i(y)^T .
 
 Three algorithms compute it (Novak, Sohl-Dickstein and Schoenholz, "Fast Finite Width Neural
@@ -59,6 +65,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._backend import asarray_like, get_namespace, is_numpy_namespace
 from .activations import Activation, get_activation
+from .architectures import AvgPool, Conv, Dense, GlobalAvgPool, Nonlinearity, fully_connected
 
 __all__ = [
     "empirical_ntk",
@@ -180,19 +187,113 @@ def _dense(A):
     return A.toarray() if sp.issparse(A) else A
 
 
-class _Network:
-    """Validated weights of a fully connected network, in one namespace and dtype."""
+_LAYER_HELP = "layers must alternate Dense, Nonlinearity, Dense, ..., Dense"
 
-    def __init__(self, weights, n_features, activation, weight_std, bias_std, xp, dtype, like):
+
+def _uses_defaults(activation, weight_std, bias_std):
+    """Whether the single-activation arguments are left at their defaults."""
+    return (
+        isinstance(activation, str) and activation == "relu"
+        and weight_std == 1.0 and not isinstance(weight_std, bool)
+        and bias_std == 0.0 and not isinstance(bias_std, bool)
+    )
+
+
+def _check_layers(layers, n_dense, source=None):
+    """Validate a fully connected layer list; return its Dense and Nonlinearity layers.
+
+    ``layers`` must alternate ``Dense, Nonlinearity, ..., Dense`` with ``n_dense`` Dense layers
+    (one per weight matrix; ``source`` says where that number comes from in error messages).
+    Returns ``(dense, acts)``: the ``n_dense`` Dense layers and the ``n_dense - 1`` resolved
+    activations, each checked (non-negative finite stds, pointwise activations).
+    """
+    if isinstance(layers, str | bytes) or not isinstance(layers, list | tuple):
+        raise TypeError(
+            "layers must be a list of Dense and Nonlinearity layers, got "
+            f"{type(layers).__name__}"
+        )
+    if len(layers) == 0:
+        raise ValueError(f"layers must not be empty; {_LAYER_HELP}")
+    dense, acts = [], []
+    for i, layer in enumerate(layers):
+        if isinstance(layer, type):
+            raise TypeError(
+                f"layers[{i}] is the class {layer.__name__}; pass an instance, e.g. "
+                f"{layer.__name__}()"
+            )
+        if isinstance(layer, Conv | AvgPool | GlobalAvgPool):
+            raise ValueError(
+                f"layers[{i}] = {layer!r}: a finite fully connected network only takes Dense "
+                f"and Nonlinearity layers ({_LAYER_HELP})"
+            )
+        if not isinstance(layer, Dense | Nonlinearity):
+            raise TypeError(
+                f"layers[{i}] = {layer!r} is not a Dense or Nonlinearity layer ({_LAYER_HELP})"
+            )
+        expected = Dense if i % 2 == 0 else Nonlinearity
+        if not isinstance(layer, expected):
+            where = "comes first" if i == 0 else f"follows {layers[i - 1]!r}"
+            raise ValueError(
+                f"layers[{i}] = {layer!r} {where}, where a {expected.__name__} layer is "
+                f"expected ({_LAYER_HELP})"
+            )
+        if expected is Dense:
+            _check_scalar(layer.weight_std, f"layers[{i}].weight_std")
+            _check_scalar(layer.bias_std, f"layers[{i}].bias_std")
+            dense.append(layer)
+        else:
+            acts.append(_check_activation(layer.activation))
+    if isinstance(layers[-1], Nonlinearity):
+        raise ValueError(
+            f"layers[{len(layers) - 1}] = {layers[-1]!r} is last, but the network must end "
+            f"with a Dense readout ({_LAYER_HELP})"
+        )
+    if len(dense) != n_dense:
+        if source is None:
+            source = f"weights holds {n_dense} (V, beta) pair(s)"
+        raise ValueError(
+            f"layers has {len(dense)} Dense layer(s) but {source}: one Dense layer per "
+            "weight matrix"
+        )
+    return dense, acts
+
+
+def _resolve_layers(layers, activation, weight_std, bias_std, n_dense, source=None):
+    """``(dense, acts)`` of ``layers``, or of the equivalent ``fully_connected`` list."""
+    if layers is None:
+        activation = _check_activation(activation)
+        weight_std = _check_scalar(weight_std, "weight_std")
+        bias_std = _check_scalar(bias_std, "bias_std")
+        layers = fully_connected(n_dense - 1, activation, weight_std, bias_std)
+    elif not _uses_defaults(activation, weight_std, bias_std):
+        raise ValueError(
+            "layers replaces activation, weight_std and bias_std: give each Dense layer its "
+            "weight_std and bias_std and each Nonlinearity its activation, and leave those "
+            f"arguments at their defaults (got activation={activation!r}, "
+            f"weight_std={weight_std!r}, bias_std={bias_std!r})"
+        )
+    return _check_layers(layers, n_dense, source)
+
+
+class _Network:
+    """Validated weights of a fully connected network, in one namespace and dtype.
+
+    Dense layer ``i`` has the scale ``scales[i] = W_i / sqrt(n_i)`` and the bias std
+    ``bias_stds[i]``; hidden layer ``i + 1`` the activation ``acts[i]``.
+    """
+
+    def __init__(self, weights, n_features, layers, activation, weight_std, bias_std, xp, dtype,
+                 like):
         if not isinstance(weights, list | tuple) or len(weights) == 0:
             raise ValueError(
                 "weights must be a non-empty list of (V, beta) pairs, one per Dense layer, got "
                 f"{type(weights).__name__}"
                 + (" of length 0" if isinstance(weights, list | tuple) else "")
             )
-        self.act = _check_activation(activation)
-        self.weight_std = _check_scalar(weight_std, "weight_std")
-        self.bias_std = _check_scalar(bias_std, "bias_std")
+        dense, self.acts = _resolve_layers(layers, activation, weight_std, bias_std,
+                                           len(weights))
+        self.weight_stds = [float(layer.weight_std) for layer in dense]
+        self.bias_stds = [float(layer.bias_std) for layer in dense]
         self.xp = xp
         self.V, self.beta, self.sizes = [], [], [int(n_features)]
         for i, pair in enumerate(weights):
@@ -234,27 +335,30 @@ class _Network:
             self.sizes.append(int(V.shape[1]))
         self.depth = len(self.V) - 1  # hidden layers L
         self.k = self.sizes[-1]
-        self.scales = [self.weight_std / math.sqrt(n) for n in self.sizes[:-1]]
+        self.scales = [
+            w / math.sqrt(n) for w, n in zip(self.weight_stds, self.sizes[:-1], strict=True)
+        ]
         pairs = zip(self.sizes[:-1], self.sizes[1:], strict=True)
         self.n_params = sum((a + 1) * b for a, b in pairs)
 
     # -- forward and reverse passes --------------------------------------------------------
     def forward(self, X):
         """Return ``(hs, Ds, f)``: layer inputs ``h_0 = X, ..., h_L``, derivatives
-        ``act'(z_1), ..., act'(z_L)`` and the outputs ``f`` of shape (n, k)."""
-        xp, b = self.xp, self.bias_std
+        ``act_1'(z_1), ..., act_L'(z_L)`` and the outputs ``f`` of shape (n, k)."""
+        xp = self.xp
         hs, Ds = [X], []
         h = X
         for i in range(self.depth + 1):
-            z = self.scales[i] * (h @ self.V[i]) + b * self.beta[i]
+            z = self.scales[i] * (h @ self.V[i]) + self.bias_stds[i] * self.beta[i]
             if i < self.depth:
-                Ds.append(_pointwise(self.act.derivative, z, xp))
-                h = _pointwise(self.act.value, z, xp)
+                act = self.acts[i]
+                Ds.append(_pointwise(act.derivative, z, xp))
+                h = _pointwise(act.value, z, xp)
                 hs.append(h)
         return hs, Ds, z
 
     def backprop(self, G, i, D):
-        """``G_{i-1} = (G_i (c_i V_i)^T) * act'(z_i)``; ``G=None`` stands for ``G_L = I_k``.
+        """``G_{i-1} = (G_i (c_i V_i)^T) * act_i'(z_i)``; ``G=None`` stands for ``G_L = I_k``.
 
         Gradients are laid out output-major, ``G[o, x, unit]`` of shape (k, n, width), so that
         every product below is one large BLAS call with long contiguous rows.
@@ -291,7 +395,7 @@ class _Network:
         return xp.broadcast_to(eye[:, None, :], (self.k, n, self.k))
 
 
-def _prepare(X, Y, weights, activation, weight_std, bias_std):
+def _prepare(X, Y, weights, activation, weight_std, bias_std, layers=None):
     X = _check_input(X, "X")
     Y = None if Y is None else _check_input(Y, "Y")
     if Y is not None and X.shape[1] != Y.shape[1]:
@@ -307,7 +411,8 @@ def _prepare(X, Y, weights, activation, weight_std, bias_std):
     if Y is not None and Y.dtype != dtype:
         Y = Y.astype(np.float64) if sp.issparse(Y) else xp.astype(Y, dtype)
     like = next((A for A in (X, Y) if A is not None and not sp.issparse(A)), None)
-    net = _Network(weights, X.shape[1], activation, weight_std, bias_std, xp, dtype, like)
+    net = _Network(weights, X.shape[1], layers, activation, weight_std, bias_std, xp, dtype,
+                   like)
     return X, Y, net
 
 
@@ -353,11 +458,13 @@ def init_mlp_weights(n_features, widths, n_outputs=1, random_state=None):
     ]
 
 
-def mlp_apply(X, *, weights, activation="relu", weight_std=1.0, bias_std=0.0):
+def mlp_apply(X, *, weights, activation="relu", weight_std=1.0, bias_std=0.0, layers=None):
     """Outputs of a fully connected network in the NTK parameterization.
 
-    ``h_0 = x``, ``z_{i+1} = (W / sqrt(n_i)) h_i V_i + b beta_i``, ``h_{i+1} = act(z_{i+1})`` for
-    the hidden layers and ``f(x) = z_{L+1}`` (no activation after the readout).
+    ``h_0 = x``, ``z_{i+1} = (W_i / sqrt(n_i)) h_i V_i + b_i beta_i``,
+    ``h_{i+1} = act_{i+1}(z_{i+1})`` for the hidden layers and ``f(x) = z_{L+1}`` (no activation
+    after the readout), with ``W_i = weight_std``, ``b_i = bias_std`` and ``act_i = activation``
+    for every layer, or the per-layer values of ``layers``.
 
     Parameters
     ----------
@@ -369,6 +476,15 @@ def mlp_apply(X, *, weights, activation="relu", weight_std=1.0, bias_std=0.0):
         See :func:`skntk.activations.get_activation`.
     weight_std, bias_std : float, default=1.0, 0.0
         ``W`` and ``b``.
+    layers : list of layers, default=None
+        The network as a list of :class:`~skntk.architectures.Dense` and
+        :class:`~skntk.architectures.Nonlinearity` layers alternating ``Dense, Nonlinearity,
+        Dense, ..., Dense``, one Dense layer per pair of ``weights``: Dense layer ``i`` scales
+        ``V_i`` by its ``weight_std / sqrt(n_i)`` and ``beta_i`` by its ``bias_std``, the
+        Nonlinearity after it applies its activation (pointwise). The same list gives the
+        infinite-width limit, ``skntk.kernels.kernel(X, layers=layers, kind="ntk")``. When given,
+        ``activation``, ``weight_std`` and ``bias_std`` must keep their defaults; when None, the
+        network is ``fully_connected(len(weights) - 1, activation, weight_std, bias_std)``.
 
     Returns
     -------
@@ -381,8 +497,21 @@ def mlp_apply(X, *, weights, activation="relu", weight_std=1.0, bias_std=0.0):
     >>> weights = [(np.eye(2), np.zeros(2)), (np.ones((2, 1)), np.zeros(1))]
     >>> mlp_apply(np.array([[2.0, -8.0]]), weights=weights)  # relu, W = 1: (1 + 0) / sqrt(2)^2
     array([[1.]])
+
+    A layer list with its own standard deviations and activation per layer:
+
+    >>> from skntk.architectures import Dense, Nonlinearity, fully_connected
+    >>> from skntk.finite_width import init_mlp_weights
+    >>> X = np.random.default_rng(0).standard_normal((4, 3))
+    >>> w = init_mlp_weights(3, (16, 16), random_state=0)
+    >>> layers = [Dense(1.0, 0.1), Nonlinearity("erf"), Dense(1.5), Nonlinearity("relu"), Dense()]
+    >>> mlp_apply(X, weights=w, layers=layers).shape
+    (4, 1)
+    >>> bool(np.array_equal(mlp_apply(X, weights=w, layers=fully_connected(2, "tanh", 1.2)),
+    ...                     mlp_apply(X, weights=w, activation="tanh", weight_std=1.2)))
+    True
     """
-    X, _, net = _prepare(X, None, weights, activation, weight_std, bias_std)
+    X, _, net = _prepare(X, None, weights, activation, weight_std, bias_std, layers)
     return net.forward(X)[2]
 
 
@@ -459,20 +588,22 @@ def _choose_method(method, n1, n2, sizes, trace):
 
 
 def empirical_ntk(X, Y=None, *, weights, activation="relu", weight_std=1.0, bias_std=0.0,
-                  method="auto", trace=False):
+                  method="auto", trace=False, layers=None):
     r"""Empirical neural tangent kernel ``J(x) J(y)^T`` of a finite fully connected network.
 
-    The network is ``z_{i+1} = (W / sqrt(n_i)) h_i V_i + b beta_i`` with ``h_0 = x``,
-    ``h_{i+1} = act(z_{i+1})`` for the hidden layers and outputs ``f = z_{L+1}`` (see
-    :func:`mlp_apply`), ``J`` its Jacobian with respect to all ``V_i`` and ``beta_i``. With
-    ``G_i(x) = df/dz_{i+1}`` the result equals
+    The network is ``z_{i+1} = (W_i / sqrt(n_i)) h_i V_i + b_i beta_i`` with ``h_0 = x``,
+    ``h_{i+1} = act_{i+1}(z_{i+1})`` for the hidden layers and outputs ``f = z_{L+1}`` (see
+    :func:`mlp_apply`; ``W_i = weight_std``, ``b_i = bias_std``, ``act_i = activation``, or the
+    per-layer values of ``layers``), ``J`` its Jacobian with respect to all ``V_i`` and
+    ``beta_i``. With ``G_i(x) = df/dz_{i+1}`` the result equals
 
     .. math::
 
-        \Theta(x, y) = \sum_i \bigl(\tfrac{W^2}{n_i}\langle h_i(x), h_i(y)\rangle + b^2\bigr)
-        G_i(x) G_i(y)^T .
+        \Theta(x, y) = \sum_i \bigl(\tfrac{W_i^2}{n_i}\langle h_i(x), h_i(y)\rangle
+        + b_i^2\bigr) G_i(x) G_i(y)^T .
 
-    As the widths grow it converges to :func:`skntk.kernels.ntk_kernel` times ``I_k``.
+    As the widths grow it converges to :func:`skntk.kernels.ntk_kernel` (or, for ``layers``,
+    :func:`skntk.kernels.kernel` with the same list) times ``I_k``.
 
     Parameters
     ----------
@@ -497,6 +628,15 @@ def empirical_ntk(X, Y=None, *, weights, activation="relu", weight_std=1.0, bias
     trace : bool, default=False
         Return the trace over outputs, ``sum_o Theta(x, y)[o, o]``, of shape (n1, n2) (cheaper
         by a factor ``k`` for ``"jacobian"`` and ``"structured"``).
+    layers : list of layers, default=None
+        The network as a list of :class:`~skntk.architectures.Dense` and
+        :class:`~skntk.architectures.Nonlinearity` layers alternating ``Dense, Nonlinearity,
+        Dense, ..., Dense``, one Dense layer per pair of ``weights``: Dense layer ``i`` scales
+        ``V_i`` by its ``weight_std / sqrt(n_i)`` and ``beta_i`` by its ``bias_std``, the
+        Nonlinearity after it applies its activation (pointwise). The same list gives the
+        infinite-width limit, ``skntk.kernels.kernel(X, layers=layers, kind="ntk")``. When given,
+        ``activation``, ``weight_std`` and ``bias_std`` must keep their defaults; when None, the
+        network is ``fully_connected(len(weights) - 1, activation, weight_std, bias_std)``.
 
     Returns
     -------
@@ -519,10 +659,28 @@ def empirical_ntk(X, Y=None, *, weights, activation="relu", weight_std=1.0, bias
     >>> np.allclose(empirical_ntk(X, weights=w, activation="erf", bias_std=0.1, trace=True),
     ...             np.trace(K, axis1=2, axis2=3))
     True
+
+    The same network as a layer list, then one with different activations and standard
+    deviations per layer; with wide layers it approaches the exact kernel of the same list:
+
+    >>> from skntk.architectures import Dense, Nonlinearity, fully_connected
+    >>> uniform = fully_connected(2, "erf", weight_std=1.0, bias_std=0.1)
+    >>> bool(np.array_equal(empirical_ntk(X, weights=w, layers=uniform),
+    ...                     empirical_ntk(X, weights=w, activation="erf", bias_std=0.1)))
+    True
+    >>> layers = [Dense(1.0, 0.1), Nonlinearity("erf"), Dense(1.5), Nonlinearity("relu"), Dense()]
+    >>> empirical_ntk(X, weights=w, layers=layers).shape
+    (4, 4, 2, 2)
+    >>> from skntk.kernels import kernel
+    >>> wide = init_mlp_weights(3, (2048, 2048), random_state=0)
+    >>> K_wide = empirical_ntk(X, weights=wide, layers=layers, trace=True)
+    >>> K_inf = kernel(X, layers=layers, kind="ntk")
+    >>> bool(np.linalg.norm(K_wide - K_inf) < 0.1 * np.linalg.norm(K_inf))
+    True
     """
     if method not in ("auto", *METHODS):
         raise ValueError(f"method must be one of {('auto', *METHODS)}, got {method!r}")
-    X, Y, net = _prepare(X, Y, weights, activation, weight_std, bias_std)
+    X, Y, net = _prepare(X, Y, weights, activation, weight_std, bias_std, layers)
     n2 = None if Y is None else Y.shape[0]
     method = _choose_method(method, X.shape[0], n2, net.sizes, bool(trace))
     fn = {"jacobian": _ntk_jacobian, "ntvp": _ntk_ntvp, "structured": _ntk_structured}[method]
@@ -553,7 +711,7 @@ def _input_major(net, G):
 
 
 def _ntk_structured(net, X, Y, trace):
-    xp, k, b2 = net.xp, net.k, net.bias_std**2
+    xp, k = net.xp, net.k
     n1 = X.shape[0]
     n2 = n1 if Y is None else Y.shape[0]
     iter_y = None if Y is None else net.layers(Y)
@@ -565,6 +723,7 @@ def _ntk_structured(net, X, Y, trace):
             _, hy, Gy = next(iter_y)
         H = _gram(hx, hy, xp)  # (n1, n2) Gram of the layer inputs
         H *= net.scales[i] ** 2
+        b2 = net.bias_stds[i] ** 2
         if b2:
             H += b2
         if Gx is None:  # readout: G G^T = I_k
@@ -615,13 +774,13 @@ def _jacobian_blocks(net, i, h, G, trace):
             J = ch[:, None, :, None] * Gp[:, :, None, sl]  # (n, k, a, s)
             yield xp.reshape(J, (n, -1))
             del J  # one block alive at a time
-        yield xp.reshape(net.bias_std * Gp, (n, k * m))
+        yield xp.reshape(net.bias_stds[i] * Gp, (n, k * m))
     else:
         for sl in gen_batches(m, chunk):
             J = ch[None, :, :, None] * G[:, :, None, sl]  # (k, n, a, s)
             yield xp.reshape(J, (k * n, -1))
             del J
-        yield xp.reshape(net.bias_std * G, (k * n, m))
+        yield xp.reshape(net.bias_stds[i] * G, (k * n, m))
 
 
 def _ntk_jacobian(net, X, Y, trace):
@@ -650,7 +809,7 @@ def _ntk_jacobian(net, X, Y, trace):
 
 
 def _ntk_ntvp(net, X, Y, trace):
-    xp, k, b = net.xp, net.k, net.bias_std
+    xp, k = net.xp, net.k
     Y = X if Y is None else Y
     n1, n2 = X.shape[0], Y.shape[0]
     sizes, L = net.sizes, net.depth
@@ -669,11 +828,12 @@ def _ntk_ntvp(net, X, Y, trace):
         for i, h, G in net.layers(Yb, explicit_identity=True):
             hsY[i], Gs[i] = h, G
         # Forward mode (JVP) through the network on all of X for the T tangents at once:
-        # d z_{i+1} = c_i (h_i dV_i + dh_i V_i) + b dbeta_i, dh_{i+1} = act'(z_{i+1}) d z_{i+1};
+        # d z_{i+1} = c_i (h_i dV_i + dh_i V_i) + b_i dbeta_i,
+        # dh_{i+1} = act_{i+1}'(z_{i+1}) d z_{i+1};
         # the scales c_i are folded into dV_i and V_i. dz has shape (n1, T, n_{i+1}).
         dh = None
         for i in range(L + 1):
-            a, m = sizes[i], sizes[i + 1]
+            a, m, b = sizes[i], sizes[i + 1], net.bias_stds[i]
             Gt = xp.reshape(Gs[i], (T, m))
             ht = xp.reshape(
                 xp.broadcast_to((net.scales[i] ** 2 * hsY[i])[None, :, :], (k, B, a)), (T, a)
@@ -736,14 +896,14 @@ def _draw_projection(sizes, n_components, rng):
 
 def _features(net, X, projection):
     """Output-averaged Jacobian features ``Z`` with ``Z Z^T = (1/k) sum_o Theta[..., o, o]``."""
-    xp, k, b = net.xp, net.k, net.bias_std
+    xp, k = net.xp, net.k
     n = X.shape[0]
     exact = projection is None
     if not exact:  # every component carries sqrt((L + 1) / m), see _draw_projection
         scale = math.sqrt(len(projection) / sum(A.shape[0] for A, _ in projection))
     per_layer = {}
     for i, h, G in net.layers(_dense(X) if exact else X):
-        c = net.scales[i]
+        c, b = net.scales[i], net.bias_stds[i]
         if exact:
             if G is None:  # readout: [c h_L, b] (the k outputs' blocks collapse into one)
                 ones = xp.ones((n, 1), dtype=h.dtype, device=_device(xp, h))
@@ -770,20 +930,20 @@ def _features(net, X, projection):
 
 
 def empirical_ntk_features(X, *, weights, activation="relu", weight_std=1.0, bias_std=0.0,
-                           n_components=None, random_state=None):
+                           n_components=None, random_state=None, layers=None):
     r"""Jacobian features of a finite network: ``Z Z^T`` is the output-averaged empirical NTK.
 
     Exact features (``n_components=None``): for hidden layer ``i`` and output ``o`` the Jacobian
     blocks ``c_i h_i(x) (x) G_i(x)[o]`` (weights, row-major ``(fan_in, fan_out)``) and
-    ``b G_i(x)[o]`` (biases), divided by ``sqrt(k)``; the readout's ``k`` blocks, which are
-    ``[c_L h_L, b] (x) e_o``, collapse exactly into the single block ``[c_L h_L(x), b]``. Column
+    ``b_i G_i(x)[o]`` (biases), divided by ``sqrt(k)``; the readout's ``k`` blocks, which are
+    ``[c_L h_L, b_L] (x) e_o``, collapse exactly into the single block ``[c_L h_L(x), b_L]``. Column
     order: layer 0 (output 0 weights, output 0 biases, output 1 weights, ...), ..., layer
     ``L-1``, readout. So ``Z Z^T = (1/k) sum_o Theta(x, y)[o, o]`` exactly, with
     ``k sum_{i<L} (n_i + 1) n_{i+1} + n_L + 1`` columns (the number of parameters when ``k=1``).
 
     Random projection (``n_components=m``): an unbiased sketch that never forms the Jacobian.
     Layer ``i``'s block of the output-averaged kernel is ``<u_i(x), u_i(y)> <g_i(x), g_i(y)>`` with
-    ``u_i = [c_i h_i, b]`` and ``g_i = vec(G_i) / sqrt(k)``: a tensor product. Layer ``i`` gets
+    ``u_i = [c_i h_i, b_i]`` and ``g_i = vec(G_i) / sqrt(k)``: a tensor product. Layer ``i`` gets
     ``m_i`` of the ``m`` components: ``m // (L + 1)`` each, plus one for ``m mod (L + 1)``
     randomly chosen layers, so that ``E[m_i] = m / (L + 1)``. With independent standard
     Gaussian matrices ``A_i`` (``m_i x (n_i + 1)``) and ``B_i`` (``m_i x k n_{i+1}``), the
@@ -804,6 +964,9 @@ def empirical_ntk_features(X, *, weights, activation="relu", weight_std=1.0, bia
         None for the exact features, else the number ``m`` of random components.
     random_state : int, RandomState instance or None, default=None
         Draws the projection (on the host); ignored without ``n_components``.
+    layers : list of layers, default=None
+        The network as an alternating list ``Dense, Nonlinearity, ..., Dense`` instead of
+        ``activation``, ``weight_std`` and ``bias_std`` (see :func:`empirical_ntk`).
 
     Returns
     -------
@@ -820,8 +983,17 @@ def empirical_ntk_features(X, *, weights, activation="relu", weight_std=1.0, bia
     (5, 73)
     >>> np.allclose(Z @ Z.T, empirical_ntk(X, weights=w, bias_std=0.5, trace=True) / 2)
     True
+
+    With a layer list (different activations and standard deviations per layer):
+
+    >>> from skntk.architectures import Dense, Nonlinearity
+    >>> layers = [Dense(1.0, 0.1), Nonlinearity("erf"), Dense(1.5), Nonlinearity("relu"), Dense()]
+    >>> w2 = init_mlp_weights(3, (8, 8), n_outputs=2, random_state=0)
+    >>> Z = empirical_ntk_features(X, weights=w2, layers=layers)
+    >>> np.allclose(Z @ Z.T, empirical_ntk(X, weights=w2, layers=layers, trace=True) / 2)
+    True
     """
-    X, _, net = _prepare(X, None, weights, activation, weight_std, bias_std)
+    X, _, net = _prepare(X, None, weights, activation, weight_std, bias_std, layers)
     projection = None
     if n_components is not None:
         if not isinstance(n_components, numbers.Integral) or n_components < 1:
@@ -855,8 +1027,10 @@ class FiniteWidthNTK(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
     r"""Jacobian features of a randomly initialized finite network (the empirical NTK).
 
     ``fit`` draws the weights of a fully connected network with hidden ``widths``, ``n_outputs``
-    outputs and the NTK parameterization ``z_{i+1} = (W / sqrt(n_i)) h_i V_i + b beta_i`` (see
-    :func:`mlp_apply`), ``V_i, beta_i ~ N(0, 1)``. ``transform`` returns features ``Z`` with
+    outputs and the NTK parameterization ``z_{i+1} = (W_i / sqrt(n_i)) h_i V_i + b_i beta_i``
+    (see :func:`mlp_apply`), ``V_i, beta_i ~ N(0, 1)``; ``W_i``, ``b_i`` and the activations are
+    ``weight_std``, ``bias_std`` and ``activation`` for every layer, or those of the layer list
+    ``layers``. ``transform`` returns features ``Z`` with
 
     .. math::
 
@@ -867,7 +1041,8 @@ class FiniteWidthNTK(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
     (:func:`empirical_ntk_features`, about ``k`` times the number of parameters of columns) or,
     with ``n_components``, an unbiased Gaussian tensor-product sketch of it computed without
     forming the Jacobian. As the widths grow, ``Z Z^T`` tends to
-    :func:`skntk.kernels.ntk_kernel` with ``depth=len(widths)``, at rate ``1/sqrt(width)``.
+    :func:`skntk.kernels.ntk_kernel` with ``depth=len(widths)`` (with ``layers``:
+    ``skntk.kernels.kernel(X, layers=layers, kind="ntk")``), at rate ``1/sqrt(width)``.
 
     Parameters
     ----------
@@ -889,6 +1064,14 @@ class FiniteWidthNTK(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
     random_state : int, RandomState instance or None, default=None
         Draws the weights, then the projection. The weights do not depend on
         ``n_components``.
+    layers : list of layers, default=None
+        The network as a list of :class:`~skntk.architectures.Dense` and
+        :class:`~skntk.architectures.Nonlinearity` layers alternating ``Dense, Nonlinearity,
+        ..., Dense``, with ``len(widths) + 1`` Dense layers (the hidden widths still come from
+        ``widths``), each with its own ``weight_std`` and ``bias_std`` and each Nonlinearity
+        with its own activation: the list that :func:`skntk.kernels.kernel` takes. When given,
+        ``activation``, ``weight_std`` and ``bias_std`` must keep their defaults; when None,
+        the network is ``fully_connected(len(widths), activation, weight_std, bias_std)``.
 
     Attributes
     ----------
@@ -897,8 +1080,11 @@ class FiniteWidthNTK(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         :func:`empirical_ntk`.
     projection_ : list of (ndarray, ndarray or None) or None
         Gaussian sketch factors ``(A_i, B_i)`` per Dense layer (None without ``n_components``).
-    activation_ : Activation
-        The resolved activation.
+    activation_ : Activation or None
+        The resolved activation (None when ``layers`` is given).
+    layers_ : list of layers
+        The network as a layer list: ``layers``, or the ``fully_connected`` list of
+        ``activation``, ``weight_std`` and ``bias_std``.
     layer_sizes_ : tuple of int
         ``(n_features_in_, *widths, n_outputs)``.
     n_params_ : int
@@ -925,6 +1111,16 @@ class FiniteWidthNTK(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
     True
     >>> est.set_params(n_components=300).fit(X).transform(X).shape
     (6, 300)
+
+    Per-layer activations and standard deviations through a layer list:
+
+    >>> from skntk.architectures import Dense, Nonlinearity
+    >>> layers = [Dense(1.0, 0.1), Nonlinearity("erf"), Dense(1.5), Nonlinearity("relu"), Dense()]
+    >>> est = FiniteWidthNTK(widths=(32, 32), layers=layers, random_state=0).fit(X)
+    >>> est.transform(X).shape
+    (6, 1249)
+    >>> np.allclose(est.transform(X) @ est.transform(X).T, est.kernel(X))
+    True
     """
 
     _parameter_constraints: dict = {
@@ -936,10 +1132,12 @@ class FiniteWidthNTK(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         "n_components": [None, Interval(numbers.Integral, 1, None, closed="left")],
         "method": [StrOptions({"auto", *METHODS})],
         "random_state": ["random_state"],
+        "layers": [None, list, tuple],
     }
 
     def __init__(self, widths=(512, 512), *, activation="relu", weight_std=1.0, bias_std=0.0,
-                 n_outputs=1, n_components=None, method="auto", random_state=None):
+                 n_outputs=1, n_components=None, method="auto", random_state=None,
+                 layers=None):
         self.widths = widths
         self.activation = activation
         self.weight_std = weight_std
@@ -948,6 +1146,7 @@ class FiniteWidthNTK(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         self.n_components = n_components
         self.method = method
         self.random_state = random_state
+        self.layers = layers
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
@@ -968,7 +1167,15 @@ class FiniteWidthNTK(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
             self, X, accept_sparse=("csr", "csc"), dtype=(np.float64, np.float32), reset=True
         )
         widths = _check_widths(self.widths)
-        self.activation_ = _check_activation(self.activation)
+        _resolve_layers(self.layers, self.activation, self.weight_std, self.bias_std,
+                        len(widths) + 1, source=f"widths={widths} needs {len(widths) + 1}")
+        if self.layers is None:
+            self.activation_ = _check_activation(self.activation)
+            self.layers_ = fully_connected(len(widths), self.activation_,
+                                           float(self.weight_std), float(self.bias_std))
+        else:
+            self.activation_ = None
+            self.layers_ = list(self.layers)
         sizes = (self.n_features_in_, *widths, int(self.n_outputs))
         rng = check_random_state(self.random_state)
         self.weights_ = init_mlp_weights(sizes[0], widths, sizes[-1], random_state=rng)
@@ -982,8 +1189,7 @@ class FiniteWidthNTK(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         return self
 
     def _network(self, X):
-        return _prepare(X, None, self.weights_, self.activation_, self.weight_std,
-                        self.bias_std)
+        return _prepare(X, None, self.weights_, "relu", 1.0, 0.0, layers=self.layers_)
 
     def transform(self, X):
         """Jacobian features (exact, or their random projection with ``n_components``).
@@ -1029,8 +1235,7 @@ class FiniteWidthNTK(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
                 reset=False,
             )
         K = empirical_ntk(
-            X, Y, weights=self.weights_, activation=self.activation_,
-            weight_std=self.weight_std, bias_std=self.bias_std, method=self.method, trace=True,
+            X, Y, weights=self.weights_, layers=self.layers_, method=self.method, trace=True,
         )
         return K / self.layer_sizes_[-1]
 
