@@ -27,7 +27,7 @@ import numpy as np
 
 from ._value_object import ValueObject
 from .activations import get_activation
-from .planning import inside_mask, plan_hermite, shift
+from .planning import inside_mask, plan_activation, shift
 from .steps import LinearStep, PoolStep
 
 __all__ = [
@@ -304,7 +304,7 @@ class Nonlinearity(Layer):
         return state
 
     def plan(self, planner):
-        return plan_hermite(self.activation, planner)
+        return plan_activation(self.activation, planner)
 
 
 class AvgPool(Layer):

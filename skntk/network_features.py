@@ -114,11 +114,17 @@ class NetworkFeatureMap(FeatureMapMixin):
             layers, X, self.image_shape_, want_ntk=want_ntk,
             n_components=self.n_components, internal_components=self.internal_components_,
             degree=self.degree_, rng=rng, leaf_cap=self._leaf_cap if spatial else None,
+            strategy=getattr(self, "strategy", "hermite"),
         ).plan()
         return self
 
     def _choose_method(self, layers):
         method = getattr(self, "method", "hermite")
+        if getattr(self, "strategy", "hermite") == "monte_carlo":
+            if method == "taylor":
+                raise ValueError("method='taylor' has no Monte-Carlo strategy; use "
+                                 "method='auto' or 'hermite' with strategy='monte_carlo'")
+            return "hermite"
         eligible = not self._is_images() and taylor_eligible(layers)
         if method == "taylor" and not eligible:
             raise ValueError(
@@ -195,6 +201,13 @@ class NeuralKernelFeatures(NetworkFeatureMap):
         and degree-1 homogeneous activations (:mod:`skntk.taylor_step`; cost independent of
         depth). ``"hermite"``: the layer-wise steps, for any network. ``"auto"``: Taylor when
         the network is eligible.
+    strategy : {"hermite", "monte_carlo"}, default="hermite"
+        How the layer-wise method sketches activation layers: ``"hermite"``, truncated
+        Hermite series with PolySketches (:class:`skntk.steps.HermiteStep`);
+        ``"monte_carlo"``, Gaussian random features centred on their exact means
+        (:class:`skntk.steps.MonteCarloStep`): no truncation, so robust for activations whose
+        Hermite series converges slowly at the data's scale (e.g. ``sin`` of unnormalized
+        inputs), but a dense projection per layer.
     internal_components : int or "auto", default="auto"
         NNGP (and NTK tensor) columns of intermediate activation layers. ``"auto"``:
         ``n_components`` for fully connected networks, ``max(128, n_components // 16)`` per
@@ -240,19 +253,21 @@ class NeuralKernelFeatures(NetworkFeatureMap):
         "image_shape": [tuple, list, None],
         "degree": [Interval(numbers.Integral, 1, None, closed="left"), StrOptions({"auto"})],
         "method": [StrOptions({"auto", "taylor", "hermite"})],
+        "strategy": [StrOptions({"hermite", "monte_carlo"})],
         "internal_components": [Interval(numbers.Integral, 2, None, closed="left"),
                                 StrOptions({"auto"})],
     }
 
     def __init__(self, layers, *, kernel="ntk", n_components=1024, image_shape=None,
-                 degree="auto", method="auto", internal_components="auto", random_state=None,
-                 batch_size="auto", n_jobs=None, verbose=0):
+                 degree="auto", method="auto", strategy="hermite", internal_components="auto",
+                 random_state=None, batch_size="auto", n_jobs=None, verbose=0):
         self.layers = layers
         self.kernel = kernel
         self.n_components = n_components
         self.image_shape = image_shape
         self.degree = degree
         self.method = method
+        self.strategy = strategy
         self.internal_components = internal_components
         self.random_state = random_state
         self.batch_size = batch_size

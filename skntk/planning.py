@@ -21,7 +21,7 @@ from scipy.fft import next_fast_len
 from ._backend import get_namespace, to_numpy
 from ._estimator import allocate_with_overhead
 from .sketching import SRHT, PolySketch, TensorSRHT
-from .steps import CommonPart, Features, HermiteStep, _row_norms
+from .steps import CommonPart, Features, HermiteStep, MonteCarloStep, _row_norms
 
 __all__ = ["pixel_variances", "Planner", "NetworkPlan", "VarianceState"]
 
@@ -253,11 +253,14 @@ class Planner:
     leaf_cap : int or None
         PolySketch leaves CountSketch inputs wider than this first (speed, for wide
         neighbourhood concatenations).
+    strategy : {"hermite", "monte_carlo"}
+        How activation layers are sketched (:func:`plan_activation`).
     """
 
     def __init__(self, layers, X, image_shape, *, want_ntk, n_components, internal_components,
-                 degree, rng, leaf_cap=None):
+                 degree, rng, leaf_cap=None, strategy="hermite"):
         self.layers = list(layers)
+        self.strategy = strategy
         self.image_shape = tuple(image_shape)
         self.want_ntk = want_ntk
         self.degree = degree
@@ -357,6 +360,31 @@ class Planner:
         return 1.0, 0.0
 
 
+def plan_activation(activation, planner):
+    """Plan the feature step of the current activation layer, with the planner's strategy:
+    :func:`plan_hermite` (``"hermite"``) or :func:`plan_monte_carlo` (``"monte_carlo"``)."""
+    if planner.strategy == "monte_carlo":
+        return plan_monte_carlo(activation, planner)
+    return plan_hermite(activation, planner)
+
+
+def _typical(activation, planner, degree):
+    """Hermite coefficients at the layer's typical scale, the typical size of its output, and
+    the widths of its NNGP and tensor parts (updates the planner's typical NTK diagonal)."""
+    index = planner.activation_index
+    q = planner.typical_variances[index]
+    s = math.sqrt(q)
+    want_ntk = planner.want_ntk
+    r = activation.hermite_coefficients([s], degree)[0]
+    rd = activation.derivative_hermite_coefficients([s], degree)[0] if want_ntk else None
+    e_act, e_der = activation.duals(np.array([q]), np.array([q]), np.array([q]), want_ntk)
+    if want_ntk:
+        planner.ntk_typical = (planner.ntk_typical + q) * float(e_der[0])
+    last = index == planner.n_activations - 1
+    phi_dim, t_dim = _layer_widths(planner, float(e_act[0]), last)
+    return r, rd, phi_dim, t_dim
+
+
 def plan_hermite(activation, planner):
     """Plan a :class:`~skntk.steps.HermiteStep` for the current activation layer.
 
@@ -367,19 +395,11 @@ def plan_hermite(activation, planner):
     allocator, :func:`skntk._estimator.allocate_with_overhead`).
     """
     p = planner.degree
-    want_ntk = planner.want_ntk
     index = planner.activation_index
-    q = planner.typical_variances[index]
-    last = index == planner.n_activations - 1
-    s = math.sqrt(q)
-    r = activation.hermite_coefficients([s], p)[0]
+    r, rd, phi_dim, t_dim = _typical(activation, planner, p)
     weights = np.abs(r[1:]) / max(np.linalg.norm(r[1:]), 1e-300)
-    e_act, e_der = activation.duals(np.array([q]), np.array([q]), np.array([q]), want_ntk)
-    if want_ntk:
-        rd = activation.derivative_hermite_coefficients([s], p)[0]
+    if rd is not None:
         weights = weights + np.abs(rd[1:]) / max(np.linalg.norm(rd[1:]), 1e-300)
-        planner.ntk_typical = (planner.ntk_typical + q) * float(e_der[0])
-    phi_dim, t_dim = _layer_widths(planner, float(e_act[0]), last)
     if not np.any(weights > 0):
         weights = np.ones(p)
     weights = weights * np.sqrt(np.arange(1, p + 1))
@@ -398,57 +418,92 @@ def plan_hermite(activation, planner):
             f"{planner.internal_components}) is too small for degree={p}; increase it or "
             "decrease degree"
         ) from None
-    rng = planner.rng
     sketched = [l for l in range(1, p + 1) if dims[l - 1] > 0 and not exact[l - 1]]
     poly, common = None, None
     if sketched:
         top = max(sketched)
         out_dims = [max(dims[i], 1) for i in range(top)]
+        # leaves CountSketch wide inputs first (speed), never below the widest output
         base = (None if planner.leaf_cap is None
-                else next_fast_len(min(in_dim, planner.leaf_cap)))
-        poly = PolySketch(in_dim, top, out_dims, rng, base_dim=base,
+                else next_fast_len(min(in_dim, max(planner.leaf_cap, max(out_dims)))))
+        poly = PolySketch(in_dim, top, out_dims, planner.rng, base_dim=base,
                           internal_dim=next_fast_len(max(out_dims)))
         if k:
             common = CommonPart.build(poly, directions, top)
     out_phi = 1 + sum(d + (extra[i] if d > 0 and not exact[i] else 0)
                       for i, d in enumerate(dims)) + padding
-    tensor, compress, mc, split, psi_common = None, None, None, False, None
-    psi_dim = planner.psi_width
-    if want_ntk and psi_dim:
-        # the r'_0 column of dphi (the derivative's mean) times psi is split off the tensor
-        # sketch: exactly when psi is narrow, else through an SRHT to a quarter of the columns
-        split = bool(out_phi > 1 and t_dim >= 8)
-        # columns of the mean part against the tensor rest: in proportion to the standard
-        # deviations they carry, |r'_0| against |r'_{1..}| at the typical scale
-        w_mean, w_rest = abs(rd[0]), np.linalg.norm(rd[1:])
-        share = w_mean / (w_mean + w_rest) if w_mean + w_rest > 0 else 0.5
-        mean_dim = psi_dim
-        target = int(np.clip(round(t_dim * share), 2, t_dim - 1))
-        if split and psi_dim > target:
-            mean_dim = target
-            # psi's own common part (its mean direction) stays exact: compressing it would
-            # put one random error into every pair
-            psi_common = _psi_direction(planner)
-            compress = SRHT(psi_dim, mean_dim - (psi_common is not None), rng)
-            if psi_common is not None:
-                psi_common = (psi_common, compress.transform(psi_common[None, :])[0])
-        if (split and activation.has_pointwise_form
-                and not activation.continuous_derivative):
-            mc = rng.standard_normal((in_dim, t_dim - mean_dim))
-        if split:
-            dphi_dim = out_phi - 1 if mc is None else mc.shape[1]
-            tensor = TensorSRHT(psi_dim, dphi_dim, t_dim - mean_dim, rng)
-        else:
-            tensor = TensorSRHT(psi_dim, out_phi, t_dim, rng)
+    # a discontinuous derivative (ReLU's step) is estimated by Monte Carlo, not its series
+    monte_carlo = activation.has_pointwise_form and not activation.continuous_derivative
+    tensor = _plan_tensor(planner, rd, t_dim, out_phi, in_dim, monte_carlo)
     lf = poly.leaf_fft_len if poly is not None else in_dim
+    _account(planner, p * lf + out_phi, in_dim, out_phi, t_dim)
+    return HermiteStep(activation, p, index, dims, exact, poly, common, padding, *tensor,
+                       (out_phi, t_dim if tensor[0] is not None else 0))
+
+
+def plan_monte_carlo(activation, planner):
+    """Plan a :class:`~skntk.steps.MonteCarloStep` for the current activation layer: the same
+    widths as :func:`plan_hermite`; ``phi_dim - 1`` Gaussian directions serve the values and
+    (for the NTK) the derivative's rest."""
+    if not activation.has_pointwise_form:
+        raise ValueError(
+            f"strategy='monte_carlo' needs an activation with a pointwise form; {activation!r} "
+            "has none (use strategy='hermite')"
+        )
+    index = planner.activation_index
+    _, rd, phi_dim, t_dim = _typical(activation, planner, planner.degree)
+    in_dim = planner.phi_width
+    G = planner.rng.standard_normal((in_dim, phi_dim - 1))
+    tensor = _plan_tensor(planner, rd, t_dim, phi_dim, in_dim, G)[:4] + (G,)
+    _account(planner, G.shape[1], in_dim, phi_dim, t_dim)
+    return MonteCarloStep(activation, 0, index, [], [], None, None, 0, *tensor,
+                          (phi_dim, t_dim if tensor[0] is not None else 0))
+
+
+def _plan_tensor(planner, rd, t_dim, out_phi, in_dim, monte_carlo):
+    """The NTK part of an activation step: ``(tensor, split, compress, psi_common, G)``.
+
+    The ``r'_0`` column of ``dphi`` (the derivative's mean) times ``psi`` is split off the
+    tensor sketch: exactly when ``psi`` is narrow, else through an SRHT that keeps ``psi``'s
+    mean direction exact. The mean part and the tensor rest share the columns in proportion
+    to the standard deviations they carry, ``|r'_0|`` against ``|r'_{1..}|``. ``monte_carlo``:
+    ``True`` draws Gaussian directions for a Monte-Carlo derivative rest; an array is a
+    projection already drawn (the Monte-Carlo strategy's, shared with the values).
+    """
+    psi_dim = planner.psi_width
+    if not planner.want_ntk or not psi_dim:
+        return None, False, None, None, None
+    rng = planner.rng
+    split = bool(out_phi > 1 and t_dim >= 8)
+    if not split:
+        return TensorSRHT(psi_dim, out_phi, t_dim, rng), False, None, None, None
+    w_mean, w_rest = abs(rd[0]), np.linalg.norm(rd[1:])
+    share = w_mean / (w_mean + w_rest) if w_mean + w_rest > 0 else 0.5
+    mean_dim = psi_dim
+    compress, psi_common = None, None
+    target = int(np.clip(round(t_dim * share), 2, t_dim - 1))
+    if psi_dim > target:
+        mean_dim = target
+        psi_common = _psi_direction(planner)
+        compress = SRHT(psi_dim, mean_dim - (psi_common is not None), rng)
+        if psi_common is not None:
+            psi_common = (psi_common, compress.transform(psi_common[None, :])[0])
+    G = monte_carlo if isinstance(monte_carlo, np.ndarray) else None
+    if monte_carlo is True:
+        G = rng.standard_normal((in_dim, t_dim - mean_dim))
+    dphi_dim = out_phi - 1 if G is None else G.shape[1]
+    tensor = TensorSRHT(psi_dim, dphi_dim, t_dim - mean_dim, rng)
+    return tensor, True, compress, psi_common, G
+
+
+def _account(planner, work, in_dim, out_phi, t_dim):
+    """Record the step's per-row cost (sizes the batches) and move the planner on."""
     h, w = planner.spatial_shape
+    psi_dim = planner.psi_width
     planner.row_cost = max(planner.row_cost,
-                           h * w * (p * lf + psi_dim + 2 * (out_phi + t_dim) + in_dim + psi_dim))
+                           h * w * (work + 2 * psi_dim + 2 * t_dim + out_phi + in_dim))
     planner.activation_index += 1
     planner.r0_columns, planner.bias_column = [0], None
-    return HermiteStep(activation, p, index, dims, exact, poly, common, padding, tensor, split,
-                       compress, psi_common, mc,
-                       (out_phi, t_dim if tensor is not None else 0))
 
 
 def _layer_widths(planner, q_next, last):

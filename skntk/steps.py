@@ -22,7 +22,7 @@ from ._backend import asarray_like, get_namespace, is_numpy_namespace, to_numpy
 from ._hermite import hermite_layer_coefficients
 from .sketching import SRHT, PolySketch, TensorSRHT
 
-__all__ = ["Features", "LinearStep", "PoolStep", "HermiteStep"]
+__all__ = ["Features", "LinearStep", "PoolStep", "HermiteStep", "MonteCarloStep"]
 
 
 @dataclass
@@ -324,43 +324,60 @@ class HermiteStep:
             blocks.append(None)
         return blocks
 
+    def _coefficients(self, q, want_ntk):
+        return hermite_layer_coefficients(self.activation, q, self.degree, want_ntk)[0]
+
+    def _phi(self, U, coefs, z, like, xp):
+        blocks = self._blocks(U, xp)
+        phi = weighted_blocks(blocks, _on(coefs[0], like), xp)
+        if self.padding:
+            phi = _hcat([phi, xp.zeros((phi.shape[0], self.padding), dtype=phi.dtype)], xp)
+        return phi, blocks
+
+    def _projection(self, U, scale, like):
+        """``z = s (u G)``: Gaussian projections with the exact variance ``s^2``, given ``u``."""
+        G = self.mc_derivative
+        key = (type(like), like.dtype)
+        if key not in self._cache:  # one cast per dtype, not one per batch
+            self._cache[key] = _on(G, like)
+        z = U @ self._cache[key]
+        z = np.asarray(z) if sp.issparse(U) else z
+        return z * _on(scale, like)[:, None]
+
+    def _pointwise(self, fn, z, like):
+        out = fn(z)
+        if isinstance(like, np.ndarray):
+            return np.asarray(out, dtype=like.dtype)
+        return get_namespace(like).asarray(out, dtype=like.dtype)
+
     def transform(self, feats):
         phi = feats.phi
         xp = np if sp.issparse(phi) else get_namespace(phi)
         want_ntk = self.tensor is not None
         q = feats.variances[self.index].reshape(-1)
-        coefs, _ = hermite_layer_coefficients(self.activation, q, self.degree, want_ntk)
+        coefs = self._coefficients(q, want_ntk)
         norms = _row_norms(phi)
         inv = np.where(norms > 0, 1.0 / np.where(norms > 0, norms, 1.0), 0.0)
         U = _scale_rows(phi, _on(inv, phi))
-        blocks = self._blocks(U, xp)
         like = _dense(U[:1]) if sp.issparse(U) else U
-        phi_new = weighted_blocks(blocks, _on(coefs[0], like), xp)
-        if self.padding:
-            phi_new = _hcat([phi_new, xp.zeros((phi_new.shape[0], self.padding),
-                                               dtype=phi_new.dtype)], xp)
+        z = None
+        if self.mc_derivative is not None:
+            z = self._projection(U, np.sqrt(np.maximum(q, 0.0)), like)
+        phi_new, blocks = self._phi(U, coefs, z, like, xp)
         psi = None
         if want_ntk and feats.psi is not None:
-            psi = self._tensor(feats.psi, phi, blocks, coefs[1], like, xp)
+            psi = self._tensor(feats.psi, z, blocks, coefs[1], like, xp)
         return Features(phi_new, psi, feats.shape, feats.variances)
 
-    def _tensor(self, psi, raw, blocks, coef, like, xp):
+    def _tensor(self, psi, z, blocks, coef, like, xp):
         psi = _dense(psi)
         if not self.split:
             dphi = weighted_blocks(blocks, _on(coef, like), xp)
             return self.tensor.transform(psi, dphi)
         mean = _on(coef[:, :1], like)  # r'_0(s) = E[act'(s g)]
-        G = self.mc_derivative
-        if G is not None:
-            key = (type(like), like.dtype)
-            if key not in self._cache:  # one cast per dtype, not one per batch
-                self._cache[key] = _on(G, like)
-            z = raw @ self._cache[key]
-            z = np.asarray(z) if sp.issparse(raw) else z
-            act_z = self.activation.derivative(z)
-            rest = (xp.asarray(act_z, dtype=like.dtype) if not isinstance(like, np.ndarray)
-                    else np.asarray(act_z, dtype=like.dtype)) - mean
-            rest = rest * _scalar(1.0 / math.sqrt(G.shape[1]), like)
+        if z is not None:  # Monte-Carlo rest, centred on its exact mean
+            rest = self._pointwise(self.activation.derivative, z, like) - mean
+            rest = rest * _scalar(1.0 / math.sqrt(z.shape[1]), like)
         else:
             dphi = weighted_blocks(blocks, _on(coef, like), xp)
             rest = dphi[:, 1:]
@@ -374,6 +391,35 @@ class HermiteStep:
             e = psi @ _on(v[:, None], like)
             psi_mean = _hcat([e, psi_mean - e * _on(sketch[None, :], like)], xp)
         return _hcat([psi_mean * mean, self.tensor.transform(psi, rest)], xp)
+
+
+@dataclass(frozen=True)
+class MonteCarloStep(HermiteStep):
+    """Activation layer, Monte-Carlo strategy (any activation with a pointwise form).
+
+    With ``z = s (u G)`` (``G`` Gaussian, ``m`` columns, ``s`` the exact scale):
+    ``phi <- [r_0(s), (act(z) - r_0(s)) / sqrt(m)]``, unbiased for ``E[act(u) act(v)]`` given
+    ``u`` (the exact mean column carries ``r_0(s) r_0(s')``; centring the random part on it
+    removes most of its variance), and for the NTK the derivative's rest
+    ``(act'(z) - r'_0(s)) / sqrt(m)`` from the same ``z``, tensor-sketched with ``psi`` as in
+    :class:`HermiteStep`. No Hermite truncation: robust for activations whose Hermite series
+    converges slowly at the data's scale (``sin`` of unnormalized inputs), at a cost of
+    ``D m`` per row (a dense projection). ``dims``, ``exact``, ``poly`` and ``common`` are
+    unused.
+    """
+
+    def _coefficients(self, q, want_ntk):
+        s = np.sqrt(np.maximum(q, 0.0))
+        out = [self.activation.hermite_coefficients(s, 0)]
+        if want_ntk:
+            out.append(self.activation.derivative_hermite_coefficients(s, 0))
+        return out
+
+    def _phi(self, U, coefs, z, like, xp):
+        mean = _on(coefs[0][:, :1], like)
+        rest = self._pointwise(self.activation.value, z, like) - mean
+        rest = rest * _scalar(1.0 / math.sqrt(z.shape[1]), like)
+        return _hcat([mean, rest], xp), None
 
 
 def weighted_blocks(blocks, coef, xp):
