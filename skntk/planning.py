@@ -188,6 +188,15 @@ class NetworkPlan:
         Zero columns appended (when ``width < n_components`` with nothing to compress).
     row_cost : int
         Entries of the largest intermediate array per input (sizes the batches).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skntk import CNTKSketch
+    >>> X = np.random.RandomState(0).rand(4, 6, 6, 1)
+    >>> plan = CNTKSketch(128, depth=1, random_state=0).fit(X).plan_
+    >>> [type(step).__name__ for step in plan.steps], plan.transform(X.reshape(4, -1)).shape
+    (['LinearStep', 'HermiteStep', 'PoolStep', 'LinearStep'], (4, 128))
     """
 
     layers: tuple
@@ -255,6 +264,18 @@ class Planner:
         neighbourhood concatenations).
     strategy : {"hermite", "monte_carlo"}
         How activation layers are sketched (:func:`plan_activation`).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skntk.architectures import fully_connected
+    >>> from skntk.planning import Planner
+    >>> X = np.random.RandomState(0).randn(30, 4)
+    >>> plan = Planner(fully_connected(2, "erf"), X, (1, 1, 4), want_ntk=True,
+    ...                n_components=200, internal_components=200, degree=8,
+    ...                rng=np.random.RandomState(0)).plan()
+    >>> plan.transform(X).shape
+    (30, 200)
     """
 
     def __init__(self, layers, X, image_shape, *, want_ntk, n_components, internal_components,

@@ -39,6 +39,17 @@ class Features:
     variances : list of ndarray
         Exact pre-activation variances ``q[p, p]`` of every activation layer, shape
         ``(n, h_l, w_l)`` (host NumPy, float64), from :func:`skntk.planning.pixel_variances`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skntk import NeuralKernelFeatures
+    >>> from skntk.architectures import Dense, Nonlinearity
+    >>> X = np.random.RandomState(0).randn(5, 3)
+    >>> est = NeuralKernelFeatures([Dense(), Nonlinearity("erf"), Dense()], n_components=64)
+    >>> feats = est.fit(X).plan_.features(X)  # the features after every step
+    >>> feats.phi.shape, feats.psi.shape, feats.shape
+    ((5, 29), (5, 64), (5, 1, 1))
     """
 
     phi: object
@@ -112,6 +123,15 @@ class LinearStep:
     filter_size : int
     weight_std, bias_std : float
     want_ntk : bool
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skntk.steps import Features, LinearStep
+    >>> x = np.array([[3.0, 4.0]])
+    >>> out = LinearStep(1, 2.0, 0.5, True).transform(Features(x, None, (1, 1, 1)))
+    >>> out.phi  # [W x, b]: <phi, phi> = W^2 |x|^2 + b^2
+    array([[6. , 8. , 0.5]])
     """
 
     filter_size: int
@@ -142,6 +162,14 @@ class PoolStep:
     ----------
     global_pool : bool
         ``True``: the mean over all pixels (the output is 1x1); ``False``: 2x2 windows.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skntk.steps import Features, PoolStep
+    >>> phi = np.arange(8.0).reshape(4, 2)  # one 2x2 image, 2 features per pixel
+    >>> PoolStep(global_pool=True).transform(Features(phi, None, (1, 2, 2))).phi
+    array([[3., 4.]])
     """
 
     global_pool: bool
@@ -288,6 +316,15 @@ class HermiteStep:
         NTK with ``split``: the Gaussian ``G`` of the Monte-Carlo derivative rest.
     widths : tuple (int, int)
         Columns of the output ``phi`` and ``psi`` (0 without NTK).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skntk import NTKSketch
+    >>> X = np.random.RandomState(0).randn(20, 5)
+    >>> est = NTKSketch(256, depth=2, activation="gelu", bias_std=0.5, random_state=0).fit(X)
+    >>> [type(step).__name__ for step in est.plan_.steps]
+    ['LinearStep', 'HermiteStep', 'LinearStep', 'HermiteStep', 'LinearStep']
     """
 
     activation: object
@@ -406,6 +443,17 @@ class MonteCarloStep(HermiteStep):
     converges slowly at the data's scale (``sin`` of unnormalized inputs), at a cost of
     ``D m`` per row (a dense projection). ``dims``, ``exact``, ``poly`` and ``common`` are
     unused.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skntk import NeuralKernelFeatures
+    >>> from skntk.architectures import fully_connected
+    >>> X = np.random.RandomState(0).randn(20, 5)
+    >>> est = NeuralKernelFeatures(fully_connected(1, "sin", 1.0, 0.5), n_components=128,
+    ...                            strategy="monte_carlo", random_state=0).fit(X)
+    >>> type(est.plan_.steps[1]).__name__, est.transform(X).shape
+    ('MonteCarloStep', (20, 128))
     """
 
     def _coefficients(self, q, want_ntk):

@@ -33,7 +33,15 @@ TAYLOR_DEGREES = (8, 12, 16, 24, 32)
 
 def taylor_eligible(layers):
     """Whether a layer list is a chain the Taylor method can fuse: Dense layers without bias
-    and activations homogeneous of degree 1, nothing spatial."""
+    and activations homogeneous of degree 1, nothing spatial.
+
+    Examples
+    --------
+    >>> from skntk.architectures import fully_connected
+    >>> from skntk.taylor_step import taylor_eligible
+    >>> taylor_eligible(fully_connected(3, "relu")), taylor_eligible(fully_connected(1, "gelu"))
+    (True, False)
+    """
     return all(
         (isinstance(layer, Dense) and layer.bias_std == 0)
         or (isinstance(layer, Nonlinearity) and layer.activation.homogeneity == 1)
@@ -63,6 +71,15 @@ class TaylorStep:
         ``Q_l(mu)``.
     padding : int
         Zero columns (when every degree is exact and columns are left).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skntk import NTKSketch
+    >>> X = np.random.RandomState(0).randn(50, 8)
+    >>> step = NTKSketch(512, depth=3, random_state=0).fit(X).plan_.steps[0]
+    >>> type(step).__name__, step.degree, bool(step.coefficients.min() >= 0)
+    ('TaylorStep', 8, True)
     """
 
     coefficients: np.ndarray
@@ -139,6 +156,18 @@ def taylor_degree(X, layers, want_ntk, n_components, max_rows=300):
     truncation matters (data with cosines near 1, like images, sit near the NTK's cusp). It
     must be at most ``0.9 / sqrt(n_components)``, about a fifth of the sketch's per-seed
     centred noise, so averaging seeds still shrinks the error.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.datasets import load_digits
+    >>> from skntk.architectures import fully_connected
+    >>> from skntk.taylor_step import taylor_degree
+    >>> net = fully_connected(2, "relu")
+    >>> gauss = np.random.RandomState(0).randn(300, 784)
+    >>> digits = load_digits().data / 16  # nonnegative: cosines near 1, near the cusp
+    >>> taylor_degree(gauss, net, True, 8192), taylor_degree(digits, net, True, 8192)
+    (8, 32)
     """
     sub = _host_rows(X, max_rows)
     norms = np.linalg.norm(sub, axis=1)
@@ -181,6 +210,17 @@ def plan_taylor(layers, X, *, want_ntk, n_components, degree, rng):
     -------
     NetworkPlan
         With one :class:`TaylorStep`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skntk.architectures import fully_connected
+    >>> from skntk.taylor_step import plan_taylor
+    >>> X = np.random.RandomState(0).randn(40, 6)
+    >>> plan = plan_taylor(fully_connected(2, "relu"), X, want_ntk=True, n_components=300,
+    ...                    degree=8, rng=np.random.RandomState(0))
+    >>> plan.transform(X).shape
+    (40, 300)
     """
     d = X.shape[1]
     p = degree
