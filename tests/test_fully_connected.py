@@ -547,9 +547,10 @@ def test_accuracy(case, accuracy_data, exact_kernels):
 # of the mean over 6 seeds is 1/sqrt(6) = 0.41 of the per-seed error; a bias keeps it higher.
 # The test requires <= 0.6, so it detects a centred bias above ~0.55 of the per-seed centred
 # error (b^2 + v^2/6 > 0.36 (b^2 + v^2)). Default: 200 digits rows (same ratios as 600 rows).
-# Observed ratio (mean of 6 / mean per seed) at 200 rows [600 rows]: NNGP Taylor 0.50 [0.48],
-# NTK gelu with bias 0.48 [0.46]; the biased paths of issue 11: NTK Taylor 0.84 [0.85] and
-# the NTK Hermite ReLU with bias 0.76 [0.74].
+# Observed ratio (mean of 6 / mean per seed) at 600 rows (benchmarks/unbiased_defaults.py):
+# NNGP Hermite ReLU with bias 0.42, NTK gelu with bias 0.44, NTK Taylor 0.47 (degree "auto",
+# 32 on digits; degree 8 gave 0.85), NTK Hermite ReLU with bias 0.41 (Monte-Carlo step
+# derivative; the truncated step series gave 0.74).
 CENTRED_BIAS_CASES = [
     pytest.param(NNGPSketch, dict(depth=2), id="nngp-taylor-relu"),
     pytest.param(NTKSketch, dict(activation="gelu", **_BIAS), id="ntk-hermite-gelu-bias"),
