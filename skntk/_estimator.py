@@ -71,9 +71,8 @@ class FeatureMapMixin(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
     def _batch_rows(self):
         if self.batch_size != "auto":
             return int(self.batch_size)
-        # keep the batch's largest intermediate (a few times n_components * degree) near 64 MB
-        degree = getattr(self, "degree_", getattr(self, "degree", 1))
-        width = self.n_components * max(degree if isinstance(degree, int) else 8, 1) * 4
+        # keep the batch's largest intermediate (a few times n_components) near 64 MB
+        width = self.n_components * 4
         return int(np.clip(2**24 // max(width, 1), 16, 4096))
 
     def transform(self, X):
