@@ -339,9 +339,6 @@ class Planner:
         feats = self._first if self._first is not None else self._sample
         return np.asarray(feats.phi, dtype=np.float64)
 
-    def layer_index(self, layer):
-        return next(i for i, other in enumerate(self.layers) if other is layer)
-
     # -- the walk ------------------------------------------------------------------------------
     def plan(self):
         """Plan every layer; returns a :class:`NetworkPlan`."""
