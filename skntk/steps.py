@@ -343,6 +343,13 @@ class HermiteStep:
     widths: tuple
     _cache: dict = field(default_factory=dict, repr=False, compare=False)
 
+    def __getstate__(self):  # the per-dtype casts are rebuilt on demand, not pickled
+        return {k: v for k, v in self.__dict__.items() if k != "_cache"}
+
+    def __setstate__(self, state):
+        for key, value in {**state, "_cache": {}}.items():
+            object.__setattr__(self, key, value)
+
     def _blocks(self, U, xp):
         Q = self.poly.transform(U) if self.poly is not None else []
         e = self.common.coordinates(U) if (self.common is not None and Q) else None
