@@ -12,6 +12,7 @@ import time
 
 import numpy as np
 from sklearn.datasets import load_digits
+from speed_fc import median_time  # a sibling script
 
 import skntk
 from skntk import CNTKSketch, NTKSketch
@@ -19,15 +20,6 @@ from skntk import CNTKSketch, NTKSketch
 QUICK = "--quick" in sys.argv
 N = 500 if QUICK else 3000
 M = 1024 if QUICK else 8192
-
-
-def median_time(fn, repeat=3):
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return float(np.median(times))
 
 
 def main():
