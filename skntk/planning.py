@@ -484,7 +484,8 @@ def _plan_tensor(planner, rd, t_dim, out_phi, in_dim, monte_carlo):
     The ``r'_0`` column of ``dphi`` (the derivative's mean) times ``psi`` is split off the
     tensor sketch: exactly when ``psi`` is narrow, else through an SRHT that keeps ``psi``'s
     mean direction exact. The mean part and the tensor rest share the columns in proportion
-    to the standard deviations they carry, ``|r'_0|`` against ``|r'_{1..}|``. ``monte_carlo``:
+    to ``|r'_0| sqrt(e)`` against ``|r'_{1..}|``, with ``e`` the share of ``psi``'s energy
+    outside its mean direction (measured on the training subsample). ``monte_carlo``:
     ``True`` draws Gaussian directions for a Monte-Carlo derivative rest; an array is a
     projection already drawn (the Monte-Carlo strategy's, shared with the values).
     """
@@ -495,17 +496,19 @@ def _plan_tensor(planner, rd, t_dim, out_phi, in_dim, monte_carlo):
     split = bool(out_phi > 1 and t_dim >= 8)
     if not split:
         return TensorSRHT(psi_dim, out_phi, t_dim, rng), False, None, None, None
-    w_mean, w_rest = abs(rd[0]), np.linalg.norm(rd[1:])
+    # psi's mean direction stays exact, so only the rest of psi is compressed: the share of
+    # psi's energy outside that direction scales the mean part's weight
+    direction, rest_energy = _psi_direction(planner)
+    w_mean, w_rest = abs(rd[0]) * math.sqrt(rest_energy), np.linalg.norm(rd[1:])
     share = w_mean / (w_mean + w_rest) if w_mean + w_rest > 0 else 0.5
     mean_dim = psi_dim
     compress, psi_common = None, None
     target = int(np.clip(round(t_dim * share), 2, t_dim - 1))
     if psi_dim > target:
         mean_dim = target
-        psi_common = _psi_direction(planner)
-        compress = SRHT(psi_dim, mean_dim - (psi_common is not None), rng)
-        if psi_common is not None:
-            psi_common = (psi_common, compress.transform(psi_common[None, :])[0])
+        compress = SRHT(psi_dim, mean_dim - (direction is not None), rng)
+        if direction is not None:
+            psi_common = (direction, compress.transform(direction[None, :])[0])
     G = monte_carlo if isinstance(monte_carlo, np.ndarray) else None
     if monte_carlo is True:
         G = rng.standard_normal((in_dim, t_dim - mean_dim))
@@ -561,10 +564,17 @@ def _mean_direction(rows, bias_column):
 
 
 def _psi_direction(planner):
-    """The unit mean direction of the training subsample's NTK features, when pronounced."""
-    v = _mean_direction(np.asarray(planner._sample.psi, dtype=np.float64), None)
+    """The unit mean direction of the training subsample's NTK features when pronounced (else
+    ``None``), and the share of their energy outside it."""
+    rows = np.asarray(planner._sample.psi, dtype=np.float64)
+    v = _mean_direction(rows, None)
     norm = np.linalg.norm(v)
-    return v / norm if norm >= _MEAN_DIRECTION_MIN else None
+    if norm < _MEAN_DIRECTION_MIN:
+        return None, 1.0
+    v = v / norm
+    total = np.sum(rows * rows)
+    rest = 1.0 - np.sum((rows @ v) ** 2) / total if total > 0 else 1.0
+    return v, float(np.clip(rest, 1e-4, 1.0))
 
 
 def _common_directions(planner, index):
