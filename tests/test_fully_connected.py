@@ -549,8 +549,8 @@ def test_accuracy(case, accuracy_data, exact_kernels):
 # error (b^2 + v^2/6 > 0.36 (b^2 + v^2)). Default: 200 digits rows (same ratios as 600 rows).
 # Observed ratio (mean of 6 / mean per seed) at 600 rows (benchmarks/unbiased_defaults.py):
 # NNGP Hermite ReLU with bias 0.42, NTK gelu with bias 0.44, NTK Taylor 0.47 (degree "auto",
-# 32 on digits; degree 8 gave 0.85), NTK Hermite ReLU with bias 0.41 (Monte-Carlo step
-# derivative; the truncated step series gave 0.74).
+# 32 on digits; degree 8 gave 0.85), NTK Hermite ReLU with bias (Monte-Carlo step
+# derivative, 0.44; the truncated step series gave 0.74).
 CENTRED_BIAS_CASES = [
     pytest.param(NNGPSketch, dict(depth=2), id="nngp-taylor-relu"),
     pytest.param(NTKSketch, dict(activation="gelu", **_BIAS), id="ntk-hermite-gelu-bias"),
