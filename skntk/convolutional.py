@@ -46,8 +46,9 @@ class CNTKSketch(NetworkFeatureMap):
     (the mean of the derivative, which dominates it) is split off the tensor sketch,
     ``psi <- [r'_0(s) S(psi), TensorSRHT(psi, rest)]`` with ``S`` the identity when ``psi``
     is narrow (the first layer) and otherwise an SRHT (unbiased) that keeps ``psi``'s own mean
-    direction exact; the columns go to the two parts in proportion to ``|r'_0|`` and
-    ``|r'_{1..}|``. For activations whose derivative is discontinuous (ReLU's step) the rest
+    direction exact; the columns go to the two parts in proportion to ``|r'_0| sqrt(e)`` and
+    ``|r'_{1..}|`` (``e``: the share of ``psi``'s energy outside that direction). For
+    activations whose derivative is discontinuous (ReLU's step) the rest
     is Monte-Carlo at every layer: ``(act'(z G) - r'_0(s)) / sqrt(m)`` with ``z`` the
     layer's input features and ``G`` Gaussian, unbiased for ``E[act'(u) act'(v)] - r'_0 r'_0``
     given ``z`` (the truncated Hermite series of a step, evaluated at cosines near 1, is

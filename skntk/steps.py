@@ -281,8 +281,9 @@ class HermiteStep:
     For the NTK, ``psi <- psi (x) dphi`` with ``dphi = [r'_0(s), r'_1(s) Q_1(u), ...]``. The
     ``r'_0`` part (the derivative's mean, which dominates it) is split off the tensor sketch:
     ``psi <- [r'_0(s) S(psi), TensorSRHT(psi, rest)]`` with ``S`` the identity or an SRHT
-    (columns in proportion to ``|r'_0|`` against ``|r'_{1..}|``). For an activation whose
-    derivative is discontinuous (ReLU's step), the rest is Monte-Carlo,
+    (columns in proportion to ``|r'_0| sqrt(e)`` against ``|r'_{1..}|``, ``e`` the share of
+    ``psi``'s energy outside its mean direction). For an activation whose derivative is
+    discontinuous (ReLU's step), the rest is Monte-Carlo,
     ``(act'(z G) - r'_0(s)) / sqrt(m)`` with ``z`` the step's input features and ``G``
     Gaussian: unbiased for ``E[act'(u) act'(v)] - r'_0 r'_0`` given ``z``, where the truncated
     Hermite series of a step, evaluated at sketched cosines near 1, is biased.
