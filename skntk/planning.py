@@ -21,7 +21,7 @@ from scipy.fft import next_fast_len
 from ._backend import get_namespace, to_numpy
 from ._estimator import allocate_with_overhead
 from .sketching import SRHT, PolySketch, TensorSRHT
-from .steps import CommonPart, Features, HermiteStep, MonteCarloStep, _row_norms
+from .steps import CommonPart, Features, HermiteStep, MonteCarloStep, PartialCompress, _row_norms
 
 __all__ = ["pixel_variances", "Planner", "NetworkPlan", "VarianceState"]
 
@@ -472,49 +472,76 @@ def plan_monte_carlo(activation, planner):
     _, rd, phi_dim, t_dim = _typical(activation, planner, planner.degree)
     in_dim = planner.phi_width
     G = planner.rng.standard_normal((in_dim, phi_dim - 1))
-    tensor = _plan_tensor(planner, rd, t_dim, phi_dim, in_dim, G)[:4] + (G,)
+    tensor = _plan_tensor(planner, rd, t_dim, phi_dim, in_dim, G)[:3] + (G,)
     _account(planner, G.shape[1], in_dim, phi_dim, t_dim)
     return MonteCarloStep(activation, 0, index, [], [], None, None, 0, *tensor,
                           (phi_dim, t_dim if tensor[0] is not None else 0))
 
 
 def _plan_tensor(planner, rd, t_dim, out_phi, in_dim, monte_carlo):
-    """The NTK part of an activation step: ``(tensor, split, compress, psi_common, G)``.
+    """The NTK part of an activation step: ``(tensor, split, compress, G)``.
 
     The ``r'_0`` column of ``dphi`` (the derivative's mean) times ``psi`` is split off the
-    tensor sketch: exactly when ``psi`` is narrow, else through an SRHT that keeps ``psi``'s
-    mean direction exact. The mean part and the tensor rest share the columns in proportion
-    to ``|r'_0| sqrt(e)`` against ``|r'_{1..}|``, with ``e`` the share of ``psi``'s energy
-    outside its mean direction (measured on the training subsample). ``monte_carlo``:
-    ``True`` draws Gaussian directions for a Monte-Carlo derivative rest; an array is a
-    projection already drawn (the Monte-Carlo strategy's, shared with the values).
+    tensor sketch: exactly when ``psi`` is narrow, else through a
+    :class:`~skntk.steps.PartialCompress`. The mean part and the tensor rest share the columns
+    in proportion to ``|r'_0| sqrt(e)`` against ``|r'_{1..}|``, with ``e`` the share of
+    ``psi``'s energy outside its mean direction (measured on the training subsample).
+    ``monte_carlo``: ``True`` draws Gaussian directions for a Monte-Carlo derivative rest; an
+    array is a projection already drawn (the Monte-Carlo strategy's, shared with the values).
     """
     psi_dim = planner.psi_width
     if not planner.want_ntk or not psi_dim:
-        return None, False, None, None, None
+        return None, False, None, None
     rng = planner.rng
     split = bool(out_phi > 1 and t_dim >= 8)
     if not split:
-        return TensorSRHT(psi_dim, out_phi, t_dim, rng), False, None, None, None
-    # psi's mean direction stays exact, so only the rest of psi is compressed: the share of
-    # psi's energy outside that direction scales the mean part's weight
-    direction, rest_energy = _psi_direction(planner)
+        return TensorSRHT(psi_dim, out_phi, t_dim, rng), False, None, None
+    rows = np.asarray(planner._sample.psi, dtype=np.float64)
+    direction, rest_energy = _psi_direction(rows)
     w_mean, w_rest = abs(rd[0]) * math.sqrt(rest_energy), np.linalg.norm(rd[1:])
     share = w_mean / (w_mean + w_rest) if w_mean + w_rest > 0 else 0.5
     mean_dim = psi_dim
-    compress, psi_common = None, None
+    compress = None
     target = int(np.clip(round(t_dim * share), 2, t_dim - 1))
     if psi_dim > target:
-        mean_dim = target
-        compress = SRHT(psi_dim, mean_dim - (direction is not None), rng)
-        if direction is not None:
-            psi_common = (direction, compress.transform(direction[None, :])[0])
+        compress = _plan_compress(rows, direction, target, rng)
+        mean_dim = compress.width
     G = monte_carlo if isinstance(monte_carlo, np.ndarray) else None
     if monte_carlo is True:
         G = rng.standard_normal((in_dim, t_dim - mean_dim))
     dphi_dim = out_phi - 1 if G is None else G.shape[1]
     tensor = TensorSRHT(psi_dim, dphi_dim, t_dim - mean_dim, rng)
-    return tensor, True, compress, psi_common, G
+    return tensor, True, compress, G
+
+
+def _plan_compress(rows, direction, width, rng):
+    """A :class:`~skntk.steps.PartialCompress` of ``psi`` to ``width`` columns.
+
+    An SRHT of columns ``R`` to ``k`` columns adds a Gram-matrix error of squared size about
+    ``(sum_{j in R} e_j)^2 / k`` (``e_j`` the columns' energy outside the common direction,
+    on the training subsample), so the ``c`` columns of most energy are kept exact, with ``c``
+    minimizing ``(energy left) ^ 2 / (width - c)``.
+    """
+    if width < 3:  # no room for the direction's column next to an SRHT
+        direction = None
+    resid = rows if direction is None else rows - np.outer(rows @ direction, direction)
+    energy = np.mean(resid * resid, axis=0)
+    order = np.argsort(-energy, kind="stable")
+    left = np.sum(energy) - np.concatenate([[0.0], np.cumsum(energy[order])])
+    has_dir = direction is not None
+    counts = np.arange(0, width - 1 - has_dir)  # leave the SRHT at least one column
+    c = int(counts[np.argmin(left[counts] ** 2 / (width - has_dir - counts))])
+    exact, rest = np.sort(order[:c]), np.sort(order[c:])
+    v, sketch = None, None
+    if has_dir:
+        v = direction[rest]
+        norm = np.linalg.norm(v)
+        has_dir = norm >= _MEAN_DIRECTION_MIN
+        v = v / norm if has_dir else None
+    srht = SRHT(len(rest), width - len(exact) - has_dir, rng)
+    if has_dir:
+        sketch = srht.transform(v[None, :])[0]
+    return PartialCompress(exact, rest, srht, v, sketch)
 
 
 def _account(planner, work, in_dim, out_phi, t_dim):
@@ -563,10 +590,9 @@ def _mean_direction(rows, bias_column):
     return v
 
 
-def _psi_direction(planner):
-    """The unit mean direction of the training subsample's NTK features when pronounced (else
-    ``None``), and the share of their energy outside it."""
-    rows = np.asarray(planner._sample.psi, dtype=np.float64)
+def _psi_direction(rows):
+    """The unit mean direction of the training subsample's NTK features ``rows`` when
+    pronounced (else ``None``), and the share of their energy outside it."""
     v = _mean_direction(rows, None)
     norm = np.linalg.norm(v)
     if norm < _MEAN_DIRECTION_MIN:

@@ -22,7 +22,8 @@ from ._backend import asarray_like, get_namespace, is_numpy_namespace, to_numpy
 from ._hermite import hermite_layer_coefficients
 from .sketching import SRHT, PolySketch, TensorSRHT
 
-__all__ = ["Features", "LinearStep", "PoolStep", "HermiteStep", "MonteCarloStep"]
+__all__ = ["Features", "LinearStep", "PoolStep", "HermiteStep", "MonteCarloStep",
+           "PartialCompress"]
 
 
 @dataclass
@@ -269,6 +270,69 @@ class CommonPart:
 
 
 @dataclass(frozen=True)
+class PartialCompress:
+    """Unbiased compression of NTK features ``psi`` for the ``r'_0`` part of an activation step.
+
+    ``psi -> [psi[:, exact], <psi_R, v>, S(psi_R) - <psi_R, v> S(v)]``, with ``psi_R`` the
+    columns not in ``exact`` and ``S`` an :class:`~skntk.sketching.SRHT`: so
+    ``E <C(psi), C(psi')> = <psi, psi'>``. The planner keeps the columns with the most energy
+    on the training subsample exact (e.g. the input block, which passes through the network
+    exactly) and compresses the many low-energy ones, where an SRHT costs least; the unit
+    direction ``v`` shared by the rows' rest (their common mode) is kept exact too.
+
+    Attributes
+    ----------
+    exact : ndarray of int
+        Columns passed through unchanged.
+    rest : ndarray of int
+        Columns compressed by ``srht``.
+    srht : SRHT
+    direction : ndarray or None
+        ``v`` (unit, length ``len(rest)``), or ``None``.
+    direction_sketch : ndarray or None
+        ``S(v)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skntk.sketching import SRHT
+    >>> from skntk.steps import PartialCompress
+    >>> C = PartialCompress(np.array([0]), np.arange(1, 65), SRHT(64, 16, 0), None, None)
+    >>> C.transform(np.ones((3, 65))).shape
+    (3, 17)
+    """
+
+    exact: np.ndarray
+    rest: np.ndarray
+    srht: SRHT
+    direction: np.ndarray | None
+    direction_sketch: np.ndarray | None
+
+    @property
+    def width(self):
+        return len(self.exact) + self.srht.output_dim + (self.direction is not None)
+
+    def transform(self, psi, like=None, xp=None):
+        like = psi if like is None else like
+        xp = get_namespace(psi) if xp is None else xp
+        head = _take_columns(psi, self.exact, xp)
+        rest = _take_columns(psi, self.rest, xp)
+        sketch = self.srht.transform(rest)
+        if isinstance(sketch, np.ndarray):
+            sketch = np.asarray(sketch, dtype=like.dtype)
+        if self.direction is None:
+            return _hcat([head, sketch], xp)
+        e = rest @ _on(self.direction[:, None], like)
+        return _hcat([head, e, sketch - e * _on(self.direction_sketch[None, :], like)], xp)
+
+
+def _take_columns(a, index, xp):
+    if isinstance(a, np.ndarray):
+        return a[:, index]
+    return xp.take(a, _on(index, a, dtype=xp.int64), axis=1)
+
+
+@dataclass(frozen=True)
 class HermiteStep:
     """Activation layer, Hermite/PolySketch strategy (any activation, any bias).
 
@@ -280,10 +344,10 @@ class HermiteStep:
 
     For the NTK, ``psi <- psi (x) dphi`` with ``dphi = [r'_0(s), r'_1(s) Q_1(u), ...]``. The
     ``r'_0`` part (the derivative's mean, which dominates it) is split off the tensor sketch:
-    ``psi <- [r'_0(s) S(psi), TensorSRHT(psi, rest)]`` with ``S`` the identity or an SRHT
-    (columns in proportion to ``|r'_0| sqrt(e)`` against ``|r'_{1..}|``, ``e`` the share of
-    ``psi``'s energy outside its mean direction). For an activation whose derivative is
-    discontinuous (ReLU's step), the rest is Monte-Carlo,
+    ``psi <- [r'_0(s) S(psi), TensorSRHT(psi, rest)]`` with ``S`` the identity or a
+    :class:`PartialCompress` (columns in proportion to ``|r'_0| sqrt(e)`` against
+    ``|r'_{1..}|``, ``e`` the share of ``psi``'s energy outside its mean direction). For an
+    activation whose derivative is discontinuous (ReLU's step), the rest is Monte-Carlo,
     ``(act'(z G) - r'_0(s)) / sqrt(m)`` with ``z`` the step's input features and ``G``
     Gaussian: unbiased for ``E[act'(u) act'(v)] - r'_0 r'_0`` given ``z``, where the truncated
     Hermite series of a step, evaluated at sketched cosines near 1, is biased.
@@ -307,12 +371,8 @@ class HermiteStep:
         NTK: the tensor sketch of ``psi (x) dphi`` (or of its rest, when ``split``).
     split : bool
         NTK: the ``r'_0`` part is kept out of the tensor sketch.
-    compress : SRHT or None
-        NTK with ``split``: ``S``.
-    psi_common : tuple (ndarray, ndarray) or None
-        NTK with ``compress``: a unit direction ``v`` shared by all ``psi`` rows and ``S(v)``;
-        the mean part is then ``r'_0 [<psi, v>, S(psi) - <psi, v> S(v)]``, so the common
-        part of ``psi`` is not compressed.
+    compress : PartialCompress or None
+        NTK with ``split``: ``S``, when ``psi`` is wider than the mean part's columns.
     mc_derivative : ndarray or None
         NTK with ``split``: the Gaussian ``G`` of the Monte-Carlo derivative rest.
     widths : tuple (int, int)
@@ -338,8 +398,7 @@ class HermiteStep:
     padding: int
     tensor: TensorSRHT | None
     split: bool
-    compress: SRHT | None
-    psi_common: tuple | None
+    compress: PartialCompress | None
     mc_derivative: np.ndarray | None
     widths: tuple
     _cache: dict = field(default_factory=dict, repr=False, compare=False)
@@ -428,13 +487,7 @@ class HermiteStep:
             rest = dphi[:, 1:]
             if isinstance(rest, np.ndarray):
                 rest = np.ascontiguousarray(rest)
-        psi_mean = psi if self.compress is None else self.compress.transform(psi)
-        if isinstance(psi_mean, np.ndarray):
-            psi_mean = np.asarray(psi_mean, dtype=like.dtype)
-        if self.psi_common is not None:
-            v, sketch = self.psi_common
-            e = psi @ _on(v[:, None], like)
-            psi_mean = _hcat([e, psi_mean - e * _on(sketch[None, :], like)], xp)
+        psi_mean = psi if self.compress is None else self.compress.transform(psi, like, xp)
         return _hcat([psi_mean * mean, self.tensor.transform(psi, rest)], xp)
 
 

@@ -176,10 +176,14 @@ MUTATIONS: tuple[Mutation, ...] = (
              "Q[l - 1] - self.common.sketch(e, l)], xp))", "Q[l - 1]], xp))", (_FC_TESTS,),
              "HermiteStep exact common-part split: the common part counted twice"),
     Mutation("hermite-psi-common-split-not-subtracted", "sketch", "skntk/steps.py",
-             "psi_mean = _hcat([e, psi_mean - e * _on(sketch[None, :], like)], xp)",
-             "psi_mean = _hcat([e, psi_mean], xp)", (_FC_TESTS, _CNTK_TESTS),
+             "sketch - e * _on(self.direction_sketch[None, :], like)], xp)",
+             "sketch], xp)", (_FC_TESTS, _CNTK_TESTS),
              "HermiteStep NTK r'_0 part: psi's exact common direction counted twice (kept "
              "exact and left in the SRHT-compressed rest); fully connected and CNTK"),
+    Mutation("hermite-compress-exact-columns-dropped", "sketch", "skntk/steps.py",
+             "head = _take_columns(psi, self.exact, xp)",
+             "head = 0 * _take_columns(psi, self.exact, xp)", (_FC_TESTS, _CNTK_TESTS),
+             "HermiteStep NTK r'_0 part: the high-energy columns of psi kept exact are lost"),
     # -- random features (skntk/random_features.py) ---------------------------------------------
     Mutation("rf-first-layer-weights-over-d", "sketch", "skntk/random_features.py",
              "z = np.asarray(X @ G[:d]) * ft(W / math.sqrt(d))",
