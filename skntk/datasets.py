@@ -64,30 +64,129 @@ def _find_batch_dir(path, filenames):
     )
 
 
-def _read_batch(filename):
-    """Read one pickled CIFAR-10 batch; return ``(data (N, 3072) uint8, labels (N,) int64)``."""
+# What a CIFAR-10 python batch may reference: NumPy arrays, their dtypes and scalars (under
+# the module names of NumPy 1 and 2), and ``_codecs.encode`` and ``bytes``, which protocol-2
+# pickles written by Python 3 use for (empty) bytes. Anything else is refused before it is
+# imported or called, so a foreign pickle cannot run code while it is being recognised as
+# foreign.
+_ALLOWED_GLOBALS = frozenset(
+    [
+        ("numpy", "ndarray"),
+        ("numpy", "dtype"),
+        ("_codecs", "encode"),
+        ("__builtin__", "bytes"),
+        ("builtins", "bytes"),
+    ]
+    + [
+        (module, name)
+        for module in ("numpy.core.multiarray", "numpy._core.multiarray")
+        for name in ("_reconstruct", "scalar")
+    ]
+    + [(module, "_frombuffer") for module in ("numpy.core.numeric", "numpy._core.numeric")]
+)
+
+_EXPECTED = (
+    "expected one of the python-version CIFAR-10 batches (data_batch_1 .. data_batch_5, "
+    "test_batch from cifar-10-python.tar.gz, https://www.cs.toronto.edu/~kriz/cifar.html): "
+    f"a pickled dict with b'data', an (N, {_N_FEATURES}) uint8 array, and b'labels', N "
+    "integers in 0..9"
+)
+
+
+class _BatchUnpickler(pickle.Unpickler):
+    """Unpickler that only resolves the globals a CIFAR-10 batch needs."""
+
+    def find_class(self, module, name):
+        if (module, name) not in _ALLOWED_GLOBALS:
+            raise pickle.UnpicklingError(
+                f"it refers to {module}.{name}, which a CIFAR-10 batch never holds"
+            )
+        return super().find_class(module, name)
+
+
+def _load_pickle(filename):
+    """Unpickle ``filename``; any decoding failure becomes a ValueError naming the file."""
+    if os.path.getsize(filename) == 0:
+        raise ValueError(f"{filename!r} is empty (0 bytes); {_EXPECTED}. Extract it again.")
     with open(filename, "rb") as f:
-        batch = pickle.load(f, encoding="bytes")
+        try:
+            return _BatchUnpickler(f, encoding="bytes").load()
+        except OSError:
+            raise  # the file could not be read: not a question of its format
+        except Exception as exc:
+            # Truncated files end in EOFError or UnpicklingError, text or other binary files
+            # in UnpicklingError, and foreign pickles in whatever their objects raise.
+            raise ValueError(
+                f"{filename!r} could not be decoded as a CIFAR-10 batch "
+                f"({type(exc).__name__}: {exc}); {_EXPECTED}. A truncated or corrupted file "
+                "should be extracted again from the archive."
+            ) from exc
+
+
+def _read_batch(filename):
+    """Read one pickled CIFAR-10 batch; return ``(data (N, 3072) uint8, labels (N,) int64)``.
+
+    Checks what the loader relies on: a dict with ``data`` (a 2-D array of integer pixel
+    values in 0..255 with 3072 values per image) and ``labels`` (one integer in 0..9 per
+    image), so that the loaded images lie in [0, 1] and every label names a class.
+    """
+    batch = _load_pickle(filename)
     if not isinstance(batch, dict):
-        raise ValueError(f"{filename!r} is not a CIFAR-10 batch (expected a pickled dict).")
+        raise ValueError(
+            f"{filename!r} holds a pickled {type(batch).__name__}, not a CIFAR-10 batch; "
+            f"{_EXPECTED}."
+        )
     data = batch.get(b"data", batch.get("data"))
     labels = batch.get(b"labels", batch.get("labels"))
     if data is None or labels is None:
-        raise ValueError(f"{filename!r} is not a CIFAR-10 batch (no 'data' or 'labels' entry).")
-    data = np.asarray(data)
-    labels = np.asarray(labels, dtype=np.int64)
+        keys = ", ".join(repr(k) for k in list(batch)[:10])
+        raise ValueError(
+            f"{filename!r} is not a CIFAR-10 batch: no 'data' or 'labels' entry (its keys: "
+            f"{keys or 'none'}); {_EXPECTED}."
+        )
+    try:
+        data = np.asarray(data)
+    except Exception as exc:  # ragged or otherwise not array-like
+        raise ValueError(f"{filename!r}: 'data' is not an array ({exc}); {_EXPECTED}.") from exc
+    if data.dtype.kind not in "ui":
+        raise ValueError(
+            f"{filename!r}: 'data' has dtype {data.dtype}; expected uint8 pixel values in "
+            "0..255 (the raw python-version batch, not converted or rescaled data)."
+        )
     if data.ndim != 2 or data.shape[1] != _N_FEATURES:
         raise ValueError(
-            f"{filename!r}: expected 'data' of shape (N, {_N_FEATURES}), got {data.shape}."
+            f"{filename!r}: expected 'data' of shape (N, {_N_FEATURES}) ({_CHANNELS} planes "
+            f"of {_HEIGHT} x {_WIDTH} values per image), got {data.shape}."
         )
-    if labels.shape != (data.shape[0],):
+    if data.shape[0] == 0:
+        raise ValueError(f"{filename!r} holds no images; {_EXPECTED}.")
+    lo, hi = (0, 255) if data.dtype == np.uint8 else (int(data.min()), int(data.max()))
+    if lo < 0 or hi > 255:
         raise ValueError(
-            f"{filename!r}: {labels.shape[0] if labels.ndim else 1} labels for "
-            f"{data.shape[0]} images."
+            f"{filename!r}: 'data' holds values in {lo}..{hi}; expected uint8 pixel values "
+            "in 0..255."
         )
-    if labels.size and (labels.min() < 0 or labels.max() >= len(CIFAR10_CLASSES)):
-        raise ValueError(f"{filename!r}: labels outside 0..9.")
-    return data, labels
+    data = data.astype(np.uint8, copy=False)
+    try:
+        labels = np.asarray(labels)
+    except Exception as exc:  # ragged or otherwise not array-like
+        raise ValueError(f"{filename!r}: 'labels' is not a list of integers ({exc}).") from exc
+    if labels.ndim != 1 or labels.shape[0] != data.shape[0]:
+        n_labels = labels.shape[0] if labels.ndim else 1
+        raise ValueError(
+            f"{filename!r}: {n_labels} labels (shape {labels.shape}) for {data.shape[0]} "
+            "images; expected one integer label per image."
+        )
+    if labels.dtype.kind not in "ui":
+        raise ValueError(
+            f"{filename!r}: labels have dtype {labels.dtype}; expected integers in 0..9."
+        )
+    if labels.min() < 0 or labels.max() >= len(CIFAR10_CLASSES):
+        raise ValueError(
+            f"{filename!r}: labels in {labels.min()}..{labels.max()}; expected integers in "
+            f"0..{len(CIFAR10_CLASSES) - 1}."
+        )
+    return data, labels.astype(np.int64)
 
 
 def load_cifar10(path, *, subset="train", dtype=np.float32, flatten=False, return_X_y=False):
@@ -126,11 +225,20 @@ def load_cifar10(path, *, subset="train", dtype=np.float32, flatten=False, retur
         If the batch files of ``subset`` are not in ``path`` nor in
         ``path/cifar-10-batches-py``.
     ValueError
-        For an unknown ``subset``, a non-floating ``dtype`` or a malformed batch file.
+        For an unknown ``subset``, a non-floating ``dtype``, or a batch file that is not a
+        python-version CIFAR-10 batch: empty, truncated or not a pickle (the message names
+        the file and the decoding error), a pickle of something else, ``data`` that is not
+        integer pixel values in 0..255 with 3072 values per image, or labels that are not
+        one integer in 0..9 per image.
+    TypeError
+        If ``path`` is not a string or path-like, or ``flatten`` / ``return_X_y`` is not a
+        bool.
 
     Notes
     -----
-    The batches are Python pickles; only load files from a trusted source.
+    The batches are Python pickles. They are read with an unpickler that only resolves the
+    NumPy names a batch needs, so a foreign pickle is rejected before any of its code runs;
+    still, only load files from a trusted source.
 
     Examples
     --------
@@ -139,7 +247,16 @@ def load_cifar10(path, *, subset="train", dtype=np.float32, flatten=False, retur
     >>> X.shape, X.dtype, y.shape  # doctest: +SKIP
     ((50000, 32, 32, 3), dtype('float32'), (50000,))
     """
-    if subset not in _SUBSETS:
+    if not isinstance(path, str | bytes | os.PathLike):
+        raise TypeError(
+            "path must be a str or path-like pointing at the extracted cifar-10-batches-py "
+            f"directory (or its parent), got {type(path).__name__}."
+        )
+    path = os.fsdecode(path)
+    for name, value in (("flatten", flatten), ("return_X_y", return_X_y)):
+        if not isinstance(value, bool | np.bool_):
+            raise TypeError(f"{name} must be True or False, got {value!r}.")
+    if not isinstance(subset, str) or subset not in _SUBSETS:
         raise ValueError(f"subset must be one of {sorted(_SUBSETS)}, got {subset!r}.")
     dtype = np.dtype(dtype)
     if not np.issubdtype(dtype, np.floating):

@@ -21,6 +21,18 @@ image (the convention of the rest of skntk). The output has the same layout as t
 :class:`~sklearn.preprocessing.StandardScaler`; the two other transformers do not depend on the
 image shape at all). ``float32`` input gives ``float32`` output, ``float64`` gives ``float64``;
 other numeric input is converted to ``float64``.
+
+Scale and validation (shared by all three)
+------------------------------------------
+The three transforms are invariant to multiplying ``X`` by a positive constant (for
+:class:`ChannelStandardizer` and :class:`ImageLayerNorm` also to per-channel / per-image
+shifts), and they stay so over the whole float range: the data are divided by a power of two
+near their largest absolute value (exact in floating point) before anything is squared, so
+``X * 1e-300``, ``X * 1e200`` or a single ``1e308`` entry give the same output as ``X`` up to
+rounding, not zeros, infinities or NaN. Where a result itself is not representable in the
+output dtype (``transform`` of data far larger than the training data, say), a
+``ValueError`` says so and names the limit. NaN or infinite entries, complex input and input
+without images or without pixels are rejected with a ``ValueError``.
 """
 
 import numbers
@@ -42,6 +54,50 @@ def _row_batches(n_rows, n_cols):
     step = max(1, _BATCH_ELEMENTS // max(1, n_cols))
     for start in range(0, n_rows, step):
         yield slice(start, min(start + step, n_rows))
+
+
+def _pow2_scale(max_abs):
+    """Return powers of two ``s`` with ``max_abs / s`` in [1, 2) (1 where ``max_abs`` is 0).
+
+    Dividing by a power of two is exact for normal floats, so pre-scaling by ``s`` changes
+    no digit of the data while bringing them to order 1, where squares and sums of squares
+    neither overflow (data near 1e308) nor underflow (data near 1e-300).
+    """
+    max_abs = np.asarray(max_abs, dtype=np.float64)
+    _, exponent = np.frexp(max_abs)  # max_abs = m * 2**exponent with m in [0.5, 1)
+    scale = np.ldexp(1.0, exponent - 1)
+    return np.where(max_abs > 0, scale, 1.0)
+
+
+def _max_abs(X2, axis=None):
+    """Largest absolute value of ``X2`` (over ``axis``) as float64, without a copy of ``X2``."""
+    return np.maximum(np.abs(X2.max(axis=axis)), np.abs(X2.min(axis=axis))).astype(np.float64)
+
+
+def _check_output_finite(out, estimator, what):
+    """Raise a ValueError naming the dtype's limit if ``out`` overflowed."""
+    if not np.isfinite(out).all():
+        limit = np.finfo(out.dtype).max
+        raise ValueError(
+            f"{type(estimator).__name__}.transform: {what} exceed the largest {out.dtype} "
+            f"value ({limit:.4g}). X lies far outside the scale of the data the transformer "
+            "was fitted on; fit it on data of this scale, or rescale X."
+        )
+
+
+def _dtype_description(X):
+    """A short description of the dtype(s) of ``X`` for error messages."""
+    if hasattr(X, "dtypes"):  # data frames
+        return ", ".join(sorted({str(d) for d in np.atleast_1d(X.dtypes)}))
+    dtype = getattr(X, "dtype", None)
+    if dtype is None:
+        try:
+            dtype = np.asarray(X).dtype
+        except Exception:
+            return "unknown"
+    if dtype.kind == "O":
+        return "object (holding complex numbers)"
+    return str(dtype)
 
 
 def _check_image_shape(image_shape):
@@ -71,6 +127,30 @@ class _ImageTransformer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         stores ``image_shape_``; with ``reset=False`` the widths and image shapes are checked
         against the fitted ones when the estimator is fitted.
         """
+        if not (sp.issparse(X) or hasattr(X, "dtype") or hasattr(X, "columns")):
+            try:  # lists: convert once here so that a complex dtype can be named below
+                X = np.asarray(X)
+            except Exception:
+                pass  # ragged lists and the like: check_array gives its own message
+        try:
+            return self._validate_images_inner(X, reset=reset)
+        except (ValueError, TypeError) as exc:
+            # scikit-learn's message for complex input prints the whole array, and object
+            # arrays of complex numbers fail in float() with a TypeError; name the dtype
+            # instead (keeping the first words, which scikit-learn's estimator checks expect).
+            message = str(exc)
+            if not (
+                message.startswith("Complex data not supported")
+                or (isinstance(exc, TypeError) and "'complex'" in message)
+            ):
+                raise
+            raise ValueError(
+                f"Complex data not supported: {type(self).__name__} got X of dtype "
+                f"{_dtype_description(X)}. Images must be real; pass X.real or np.abs(X) "
+                "explicitly if one of those is meant."
+            ) from None
+
+    def _validate_images_inner(self, X, *, reset):
         param_shape = _check_image_shape(self.image_shape)
         fitted_shape = None if reset else getattr(self, "image_shape_", None)
         dtypes = (np.float64, np.float32)
@@ -79,7 +159,19 @@ class _ImageTransformer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
             # names are recorded) go straight to validate_data: they are 2-D.
             X2 = validate_data(self, X, reset=reset, dtype=dtypes)
         else:
-            Xa = check_array(X, allow_nd=True, dtype=dtypes, input_name="X", estimator=self)
+            Xa = check_array(
+                X,
+                allow_nd=True,
+                dtype=dtypes,
+                input_name="X",
+                estimator=self,
+                ensure_min_samples=0,
+            )
+            if Xa.ndim in (2, 4) and Xa.shape[0] == 0:
+                raise ValueError(
+                    f"X holds 0 images (shape={Xa.shape}); {type(self).__name__} needs at "
+                    "least one image (Found array with 0 sample(s))."
+                )
             if Xa.ndim not in (2, 4):
                 raise ValueError(
                     f"{type(self).__name__} expects X of shape (n_samples, H*W*C) or "
@@ -105,6 +197,11 @@ class _ImageTransformer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     def _validate_4d(self, X4, param_shape, fitted_shape, reset):
         """Check a validated 4-D array against the image shapes; return it flattened."""
         shape = tuple(int(s) for s in X4.shape[1:])
+        if 0 in shape:
+            raise ValueError(
+                f"X holds images of shape {shape} (H, W, C), which have no pixels; every "
+                "image dimension must be at least 1."
+            )
         if fitted_shape is not None and shape != fitted_shape:
             raise ValueError(
                 f"X has image shape {shape}, but {type(self).__name__} was fitted with "
@@ -218,17 +315,32 @@ class ChannelStandardizer(_ImageTransformer):
         X2, shape, _ = self._validate_images(X, reset=True)
         n_channels = shape[2]
         pixels = X2.reshape(-1, n_channels)  # one row per (image, pixel)
-        mean = pixels.mean(axis=0, dtype=np.float64)
+        n_pixels = pixels.shape[0]
         lo = pixels.min(axis=0).astype(np.float64)
         hi = pixels.max(axis=0).astype(np.float64)
         constant = lo == hi
-        mean[constant] = lo[constant]  # exact, so constant channels map to exactly 0
+        # Statistics of pixels / s, s a power of two per channel: sums neither overflow
+        # (values near 1e308) nor do squares underflow (values near 1e-300).
+        s = _pow2_scale(np.maximum(np.abs(lo), np.abs(hi)))
+        total = np.zeros(n_channels)
+        for rows in _row_batches(n_pixels, n_channels):
+            total += np.divide(pixels[rows], s, dtype=np.float64).sum(axis=0)
+        mean_s = total / n_pixels
+        mean_s[constant] = lo[constant] / s[constant]  # exact: constant channels map to 0
         sq = np.zeros(n_channels)
-        for rows in _row_batches(pixels.shape[0], n_channels):
-            diff = pixels[rows].astype(np.float64) - mean
+        for rows in _row_batches(n_pixels, n_channels):
+            diff = np.divide(pixels[rows], s, dtype=np.float64) - mean_s
             sq += np.einsum("ij,ij->j", diff, diff)
-        scale = np.sqrt(sq / pixels.shape[0])
-        scale[constant | (scale == 0)] = 1.0
+        mean = mean_s * s
+        scale = np.sqrt(sq / n_pixels) * s
+        if np.any(~constant & (scale == 0)):
+            raise ValueError(
+                "ChannelStandardizer.fit: the standard deviation of a non-constant channel "
+                "underflows to 0 (below the smallest float64, "
+                f"{np.finfo(np.float64).smallest_subnormal:.3g}); multiply X by a constant (the "
+                "standardized output does not change)."
+            )
+        scale[constant] = 1.0
         self.mean_ = mean
         self.scale_ = scale
         self.image_shape_ = shape
@@ -249,9 +361,20 @@ class ChannelStandardizer(_ImageTransformer):
         """
         check_is_fitted(self)
         X2, shape, is_4d = self._validate_images(X, reset=False)
-        dtype = X2.dtype
-        pixels = X2.reshape(-1, shape[2])
-        out = (pixels - self.mean_.astype(dtype)) / self.scale_.astype(dtype)
+        n_channels = shape[2]
+        pixels = X2.reshape(-1, n_channels)
+        # (x - mean) / scale computed as (x/s - mean/s) / (scale/s), s a power of two: the
+        # same roundings, but x - mean cannot overflow for values near the float64 limit.
+        s = _pow2_scale(np.maximum(np.abs(self.mean_), self.scale_))
+        mean_s, scale_s = self.mean_ / s, self.scale_ / s
+        out = np.empty_like(pixels)
+        with np.errstate(over="ignore"):
+            for rows in _row_batches(pixels.shape[0], n_channels):
+                block = np.divide(pixels[rows], s, dtype=np.float64)
+                block -= mean_s
+                block /= scale_s
+                out[rows] = block
+        _check_output_finite(out, self, "the standardized values")
         return self._restore(out.reshape(X2.shape), shape, is_4d)
 
 
@@ -351,12 +474,16 @@ class ImageLayerNorm(_ImageTransformer):
         n, d = X2.shape
         out = np.empty_like(X2)
         for rows in _row_batches(n, d):
-            block = X2[rows].astype(np.float64)
+            hi, lo = X2[rows].max(axis=1), X2[rows].min(axis=1)
+            # Each image divided by a power of two near its largest |value| (exact), so the
+            # sum of squares neither overflows nor underflows at any scale of the input.
+            s = _pow2_scale(_max_abs(X2[rows], axis=1))
+            block = np.divide(X2[rows], s[:, None], dtype=np.float64)
             block -= block.mean(axis=1, keepdims=True)
             norm = np.linalg.norm(block, axis=1)
             # A row is exactly constant iff its centred version carries no signal; test it on
             # the input so that rounding residues of constant rows are not blown up.
-            keep = (X2[rows].max(axis=1) > X2[rows].min(axis=1)) & (norm > 0)
+            keep = (hi > lo) & (norm > 0)
             factor = np.zeros(block.shape[0])
             factor[keep] = np.sqrt(d) / norm[keep]
             out[rows] = block * factor[:, None]
@@ -390,6 +517,11 @@ class ZCAWhitening(_ImageTransformer):
     possible with :math:`\lambda = 0` or constant data) are dropped, i.e. :math:`W` uses the
     pseudo-inverse there, so rank-deficient data give finite output.
 
+    ZCA whitening is invariant to scaling: :math:`X \to cX` gives :math:`S \to c^2 S`,
+    :math:`W \to W / c`, and the same output. The covariance is formed from :math:`X / s`, with
+    :math:`s` a power of two near :math:`\max |X|` (``input_scale_``), so this holds across
+    the float64 range.
+
     The whitening is over whole images (a :math:`d \times d` matrix, :math:`d = HWC`); patch-wise
     ZCA is not implemented. Statistics are accumulated in float64; ``transform`` multiplies in
     the dtype of the input.
@@ -408,11 +540,19 @@ class ZCAWhitening(_ImageTransformer):
     ----------
     mean_ : ndarray of shape (n_features_in_,)
         Mean training image :math:`\mu` (flattened, float64).
+    input_scale_ : float
+        The power of two :math:`s` that the training images were divided by before their
+        covariance was formed, :math:`1 \le \max |X| / s < 2` (1 for all-zero data). The
+        division is exact, and keeps the covariance representable for data near the limits
+        of float64, whose squares would overflow or underflow.
     eigenvalues_ : ndarray of shape (n_features_in_,)
-        Eigenvalues :math:`S` of the training covariance, in decreasing order (float64,
-        clipped at 0).
+        Eigenvalues of the covariance of :math:`X / s`, in decreasing order (float64, clipped
+        at 0). The eigenvalues of the training covariance :math:`C` are
+        ``eigenvalues_ * input_scale_ ** 2`` (when representable in float64: for
+        :math:`\max|X|` beyond about 1e154 they are not).
     whitening_ : ndarray of shape (n_features_in_, n_features_in_)
-        The symmetric whitening matrix :math:`W` (float64).
+        The symmetric whitening matrix :math:`W` (float64), so that ``transform(X)`` is
+        ``(X - mean_) @ whitening_``.
     image_shape_ : tuple of 3 int
         The ``(H, W, C)`` image shape seen in ``fit`` (``(1, 1, n_features)`` for 2-D input
         without ``image_shape``).
@@ -465,10 +605,17 @@ class ZCAWhitening(_ImageTransformer):
         """
         X2, shape, _ = self._validate_images(X, reset=True)
         n, d = X2.shape
-        mean = X2.mean(axis=0, dtype=np.float64)
+        # Work with X / s, s a power of two near max |X| (exact): its covariance has entries
+        # of order 1, where X's own would overflow (|X| > 1e154) or underflow (< 1e-154).
+        # The whitening of X / s is s times that of X, so nothing else changes.
+        s = float(_pow2_scale(_max_abs(X2)))
+        total = np.zeros(d)
+        for rows in _row_batches(n, d):
+            total += np.divide(X2[rows], s, dtype=np.float64).sum(axis=0)
+        mean_s = total / n
         cov = np.zeros((d, d))
         for rows in _row_batches(n, d):
-            block = X2[rows].astype(np.float64) - mean
+            block = np.divide(X2[rows], s, dtype=np.float64) - mean_s
             cov += block.T @ block
         cov /= n
         eigvals, eigvecs = np.linalg.eigh(cov)
@@ -478,10 +625,20 @@ class ZCAWhitening(_ImageTransformer):
         keep = shifted > tol
         inv_sqrt = np.zeros(d)
         inv_sqrt[keep] = 1.0 / np.sqrt(shifted[keep])
-        whitening = (eigvecs * inv_sqrt) @ eigvecs.T
-        self.mean_ = mean
+        whitening_s = (eigvecs * inv_sqrt) @ eigvecs.T
+        with np.errstate(over="ignore"):
+            whitening = 0.5 * (whitening_s + whitening_s.T) / s
+        if not np.isfinite(whitening).all():
+            raise ValueError(
+                "ZCAWhitening.fit: the whitening matrix of X has entries above the largest "
+                f"float64 value ({np.finfo(np.float64).max:.4g}) because X is tiny (max |X| = "
+                f"{_max_abs(X2):.3g}); multiply X by a constant (ZCA whitening is scale "
+                "invariant)."
+            )
+        self.mean_ = mean_s * s
+        self.input_scale_ = s
         self.eigenvalues_ = eigvals[::-1].copy()
-        self.whitening_ = 0.5 * (whitening + whitening.T)
+        self.whitening_ = whitening
         self.image_shape_ = shape
         return self
 
@@ -501,5 +658,17 @@ class ZCAWhitening(_ImageTransformer):
         check_is_fitted(self)
         X2, shape, is_4d = self._validate_images(X, reset=False)
         dtype = X2.dtype
-        out = (X2 - self.mean_.astype(dtype)) @ self.whitening_.astype(dtype)
+        n, d = X2.shape
+        # (X - mean_) @ W as (X/s - mean_/s) @ (s W), s = input_scale_ (a power of two): the
+        # same numbers, but X - mean_ cannot overflow near the float64 limit and the factors
+        # stay in the range of float32 for float32 input.
+        s = self.input_scale_
+        mean_s = self.mean_ / s
+        whitening_s = (self.whitening_ * s).astype(dtype)
+        out = np.empty((n, d), dtype=dtype)
+        with np.errstate(over="ignore", invalid="ignore"):
+            for rows in _row_batches(n, d):
+                block = (np.divide(X2[rows], s, dtype=np.float64) - mean_s).astype(dtype)
+                out[rows] = block @ whitening_s
+        _check_output_finite(out, self, "the whitened values")
         return self._restore(out, shape, is_4d)

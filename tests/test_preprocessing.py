@@ -147,7 +147,10 @@ def test_zca_regularized_covariance_closed_form(reg):
     X2 = X.reshape(len(X), -1)
     est = ZCAWhitening(regularization=reg).fit(X)
     S, U = _eig_desc(np.cov(X2.T, bias=True))
-    np.testing.assert_allclose(est.eigenvalues_, S, rtol=1e-8, atol=1e-12)
+    # eigenvalues_ are those of the covariance of X / input_scale_, a power of two near max|X|.
+    s = est.input_scale_
+    assert s == 2.0 ** np.floor(np.log2(np.abs(X2).max()))
+    np.testing.assert_allclose(est.eigenvalues_ * s**2, S, rtol=1e-8, atol=1e-12)
     np.testing.assert_allclose(est.mean_, X2.mean(axis=0), atol=1e-12)
     expected_W = (U / np.sqrt(S + reg * S.mean())) @ U.T
     np.testing.assert_allclose(est.whitening_, expected_W, atol=1e-8)
@@ -245,3 +248,187 @@ def test_fitted_checks_and_regularization_validation():
             est.transform(X)
     with pytest.raises(InvalidParameterError, match="regularization"):
         ZCAWhitening(regularization=-0.1).fit(X)
+
+
+# ----------------------------------------------------------------------------------------------
+# Extreme scales: every transform is scale invariant, and stays so across the float64 range.
+
+SCALES = [1e-300, 1e-160, 1e160, 1e200]
+
+
+@pytest.mark.parametrize("Est", ESTIMATORS)
+@pytest.mark.parametrize("c", SCALES)
+def test_scale_invariance_at_extreme_scales(Est, c):
+    X, Xnew = _images(n=60), _images(n=7, seed=5)
+    est1, estc = Est().fit(X), Est().fit(X * c)
+    ref = est1.transform(X)
+    out = estc.transform(X * c)
+    assert np.all(np.isfinite(out))
+    # Not zeros: the output at scale 1 has entries of order 1.
+    assert np.abs(ref).max() > 0.5
+    np.testing.assert_allclose(out, ref, rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(estc.transform(Xnew * c), est1.transform(Xnew), atol=1e-9)
+
+
+@pytest.mark.parametrize("c", SCALES)
+def test_fitted_attributes_scale_with_the_data(c):
+    X = _images(n=60)
+    cs1, csc = ChannelStandardizer().fit(X), ChannelStandardizer().fit(X * c)
+    np.testing.assert_allclose(csc.mean_, c * cs1.mean_, rtol=1e-12)
+    np.testing.assert_allclose(csc.scale_, c * cs1.scale_, rtol=1e-12)
+    z1, zc = ZCAWhitening().fit(X), ZCAWhitening().fit(X * c)
+    np.testing.assert_allclose(zc.mean_, c * z1.mean_, rtol=1e-12)
+    # W -> W / c; the eigenvalues of the covariance of X / input_scale_ are dimensionless.
+    np.testing.assert_allclose(zc.whitening_ * c, z1.whitening_, rtol=1e-8, atol=1e-10)
+    ratio = (zc.input_scale_ / z1.input_scale_) / c  # in [0.5, 2]: both are powers of two
+    np.testing.assert_allclose(
+        zc.eigenvalues_ * ratio**2, z1.eigenvalues_, rtol=1e-8, atol=1e-12 * z1.eigenvalues_[0]
+    )
+
+
+@pytest.mark.parametrize("big", [1e308, -1e308, np.finfo(np.float64).max])
+def test_layer_norm_single_huge_entry(big):
+    X = _images(n=4)
+    X2 = X.reshape(4, -1).copy()
+    X2[1, 7] = big
+    Xt = ImageLayerNorm().fit_transform(X2)
+    # Row 1 is big * e_7 up to relative 1e-307: T(e_7) = sqrt(d) (e_7 - 1/d) / ||e_7 - 1/d||,
+    # i.e. sqrt(d - 1) at entry 7 and -1 / sqrt(d - 1) elsewhere (signs flip with big < 0).
+    expected = np.full(D, -1.0 / np.sqrt(D - 1))
+    expected[7] = np.sqrt(D - 1)
+    np.testing.assert_allclose(Xt[1], np.sign(big) * expected, rtol=1e-12)
+    rest = [0, 2, 3]
+    np.testing.assert_allclose(Xt[rest], ImageLayerNorm().fit_transform(X2[rest]), rtol=1e-12)
+
+
+def test_layer_norm_opposite_extreme_entries():
+    # x - mean(x) and ||x||^2 both overflow when computed naively here.
+    top = np.finfo(np.float64).max
+    X2 = np.zeros((1, D))
+    X2[0, 3], X2[0, 10] = top, -top
+    Xt = ImageLayerNorm().fit_transform(X2)
+    expected = np.zeros(D)
+    expected[3], expected[10] = np.sqrt(D / 2), -np.sqrt(D / 2)
+    np.testing.assert_allclose(Xt[0], expected, rtol=1e-12, atol=1e-300)
+
+
+@pytest.mark.parametrize("big", [1e308, np.finfo(np.float64).max])
+def test_channel_standardizer_single_huge_entry(big):
+    X = _images(n=10)
+    X[2, 1, 3, 1] = big
+    Xt = ChannelStandardizer().fit_transform(X)
+    assert np.all(np.isfinite(Xt))
+    # Channel 1 is big * (one-hot over its N pixels) up to relative 1e-307: mean big / N,
+    # standard deviation big * sqrt(N - 1) / N.
+    N = 10 * SHAPE[0] * SHAPE[1]
+    ch = Xt[..., 1]
+    assert ch[2, 1, 3] == pytest.approx(np.sqrt(N - 1), rel=1e-12)
+    others = np.delete(ch.ravel(), np.ravel_multi_index((2, 1, 3), ch.shape))
+    np.testing.assert_allclose(others, -1.0 / np.sqrt(N - 1), rtol=1e-12)
+    # The other channels are untouched.
+    ref = ChannelStandardizer().fit_transform(_images(n=10))
+    np.testing.assert_allclose(Xt[..., [0, 2]], ref[..., [0, 2]], rtol=1e-12)
+
+
+@pytest.mark.parametrize("reg", [0.1, 1.0])
+def test_zca_single_huge_entry(reg):
+    n = 50
+    X = _images(n=n).reshape(n, -1)
+    k = 11
+    X[4, k] = 1e308
+    Xt = ZCAWhitening(regularization=reg).fit_transform(X)
+    assert np.all(np.isfinite(Xt))
+    # Up to relative 1e-308 the data are a = 1e308 at (4, k): covariance a^2 (n-1)/n^2 e_k e_k^T,
+    # eigenvalue S_k = a^2 (n-1)/n^2, mean eigenvalue S_k / d. Column k of the output is
+    # (x_ik - a/n) / sqrt(S_k (1 + reg/d)); the other columns are O(1) / sqrt(reg S_k / d) ~ 0.
+    factor = 1.0 / np.sqrt(1.0 + reg / D)
+    expected = np.full(n, -factor / np.sqrt(n - 1))
+    expected[4] = factor * np.sqrt(n - 1)
+    np.testing.assert_allclose(Xt[:, k], expected, rtol=1e-10)
+    np.testing.assert_allclose(np.delete(Xt, k, axis=1), 0.0, atol=1e-290)
+
+
+@pytest.mark.parametrize("Est", [ChannelStandardizer, ZCAWhitening])
+def test_unrepresentable_transform_raises_naming_the_limit(Est):
+    X = _images(n=60)
+    est = Est().fit(X * 1e-10)
+    with pytest.raises(ValueError, match=r"exceed the largest float64 value \(1\.798e\+308\)"):
+        est.transform(X * 1e300)
+    # Fitted on float64 data of tiny scale, float32 data of scale 1 standardize to ~1e40.
+    est = Est().fit(X * 1e-40)
+    with pytest.raises(ValueError, match=r"exceed the largest float32 value \(3\.403e\+38\)"):
+        est.transform(X.astype(np.float32))
+
+
+def test_unrepresentable_fit_statistics_raise():
+    X = _images(n=60)
+    # The whitening matrix scales as 1 / |X|: beyond the float64 range for subnormal data.
+    with pytest.raises(ValueError, match=r"largest float64 value.*multiply X by a constant"):
+        ZCAWhitening().fit(X * 1e-310)
+    # A channel whose standard deviation (~1e-325) is below the smallest subnormal.
+    X = np.zeros((100, 1))
+    X[3] = 5e-324
+    with pytest.raises(ValueError, match=r"underflows to 0 \(below the smallest float64"):
+        ChannelStandardizer().fit(X)
+
+
+# ----------------------------------------------------------------------------------------------
+# Hostile input: non-finite, complex, empty.
+
+
+@pytest.mark.filterwarnings("ignore:overflow encountered in cast:RuntimeWarning")
+@pytest.mark.parametrize("Est", ESTIMATORS)
+def test_values_beyond_float64_are_rejected(Est):
+    if np.finfo(np.longdouble).max <= np.finfo(np.float64).max:
+        pytest.skip("long double is float64 here")
+    X = _images(n=5).astype(np.longdouble)
+    X[1, 0, 0, 0] = np.longdouble("1e400")
+    with pytest.raises(ValueError, match="infinity or a value too large for dtype"):
+        Est().fit(X)
+    with pytest.raises(ValueError, match="NaN|infinity"):
+        Est().fit(_images(n=5).tolist() + [[[[float("inf")] * 3] * 5] * 4])
+
+
+@pytest.mark.parametrize("Est", ESTIMATORS)
+@pytest.mark.parametrize(
+    "make, dtype_name",
+    [
+        (lambda X: X + 0.5j, "complex128"),
+        (lambda X: X.astype(np.complex64), "complex64"),  # zero imaginary part: still rejected
+        (lambda X: X.reshape(len(X), -1) * (1 + 1j), "complex128"),
+        (lambda X: (X.reshape(len(X), -1) * 1j).tolist(), "complex128"),
+        (lambda X: (X.reshape(len(X), -1) * 1j).astype(object), "object"),
+    ],
+)
+def test_complex_input_rejected_naming_the_dtype(Est, make, dtype_name):
+    X = _images(n=6)
+    Xc = make(X)
+    for call in (lambda: Est().fit(Xc), lambda: Est().fit(X).transform(Xc)):
+        with pytest.raises(ValueError, match=f"Complex data not supported.*{dtype_name}") as info:
+            call()
+        assert len(str(info.value)) < 300  # names the dtype instead of printing the array
+
+
+@pytest.mark.parametrize("Est", ESTIMATORS)
+def test_empty_input_messages(Est):
+    X = _images(n=6)
+    fitted = Est().fit(X)
+    for empty in (X[:0], X.reshape(6, -1)[:0]):
+        for call in (lambda e=empty: Est().fit(e), lambda e=empty: fitted.transform(e)):
+            with pytest.raises(ValueError, match=r"0 images \(shape=\(0, .*at least one image"):
+                call()
+    for no_pixels in (np.zeros((6, 0, 5, 3)), np.zeros((6, 4, 5, 0))):
+        with pytest.raises(ValueError, match=r"images of shape .* have no pixels"):
+            Est().fit(no_pixels)
+    with pytest.raises(ValueError, match=r"0 feature\(s\)"):
+        Est().fit(np.zeros((6, 0)))
+
+
+@pytest.mark.parametrize("Est", ESTIMATORS)
+def test_fit_does_not_depend_on_row_order(Est):
+    # No transformer subsamples in fit: every statistic is over all training images.
+    X = _images(n=80)
+    perm = np.random.RandomState(3).permutation(len(X))
+    a, b = Est().fit(X), Est().fit(X[perm])
+    Xnew = _images(n=5, seed=9)
+    np.testing.assert_allclose(a.transform(Xnew), b.transform(Xnew), rtol=1e-10, atol=1e-10)
