@@ -9,16 +9,33 @@ import scipy.sparse as sp
 from joblib import Parallel, delayed
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
 from sklearn.utils import gen_batches
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import (
+    Interval,
+    StrOptions,
+    validate_parameter_constraints,
+)
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._backend import get_namespace, is_numpy_namespace
 from .activations import Activation
 
-__all__ = ["FeatureMapMixin", "allocate_dimensions", "activation_constraint", "OddInteger"]
+__all__ = ["FeatureMapMixin", "allocate_dimensions", "activation_constraint", "OddInteger",
+           "Numbers", "POSITIVE_INT", "WEIGHT_STD", "BIAS_STD", "check_parameter"]
 
 
-class OddInteger(Interval):
+class _NotBool:
+    """Mixin for constraints on numbers: ``True``/``False`` are not numbers here."""
+
+    def is_satisfied_by(self, val):
+        return not isinstance(val, (bool, np.bool_)) and super().is_satisfied_by(val)
+
+
+class Numbers(_NotBool, Interval):
+    """An :class:`~sklearn.utils._param_validation.Interval` that rejects booleans (and, as
+    every Real interval, NaN and infinities)."""
+
+
+class OddInteger(Numbers):
     """``_parameter_constraints`` entry for a positive odd integer (a SAME convolution's size).
     """
 
@@ -30,6 +47,20 @@ class OddInteger(Interval):
 
     def __str__(self):
         return "a positive odd integer"
+
+
+# The rules shared by the estimators' parameter constraints, the layer classes and the exact
+# kernels, so each is written once.
+POSITIVE_INT = Numbers(numbers.Integral, 1, None, closed="left")
+WEIGHT_STD = Numbers(numbers.Real, 0, None, closed="neither")
+BIAS_STD = Numbers(numbers.Real, 0, None, closed="left")
+
+
+def check_parameter(value, name, constraint, caller):
+    """Raise :class:`~sklearn.utils._param_validation.InvalidParameterError` (a ValueError
+    and a TypeError) unless ``constraint`` accepts ``value``, in scikit-learn's wording."""
+    validate_parameter_constraints({name: [constraint]}, {name: value}, caller)
+    return value
 
 
 def activation_constraint():
@@ -50,9 +81,9 @@ class FeatureMapMixin(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
     """
 
     _common_constraints = {
-        "n_components": [Interval(numbers.Integral, 1, None, closed="left")],
+        "n_components": [POSITIVE_INT],
         "random_state": ["random_state"],
-        "batch_size": [Interval(numbers.Integral, 1, None, closed="left"), StrOptions({"auto"})],
+        "batch_size": [POSITIVE_INT, StrOptions({"auto"})],
         "n_jobs": [numbers.Integral, None],
         "verbose": ["verbose"],
     }
@@ -104,6 +135,8 @@ class FeatureMapMixin(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
 
         def run(i, sl):
             Z = self._transform_batch(X[sl])
+            if not _all_finite(Z):
+                raise ValueError(self._nonfinite_message(X[sl]))
             if numpy_out:  # write in place: no concatenation copy of the whole output
                 out[sl] = Z
                 Z = None
@@ -126,6 +159,11 @@ class FeatureMapMixin(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             return xp.zeros((0, self.n_components), dtype=dtype)
         return xp.concat(parts, axis=0)
 
+    def _nonfinite_message(self, X):
+        """Why a batch's features are not finite (subclasses name the layer)."""
+        return (f"{type(self).__name__} produced non-finite features (overflow); rescale X "
+                "(e.g. StandardScaler) or reduce weight_std")
+
     @property
     def _n_features_out(self):
         return self.n_components
@@ -135,6 +173,13 @@ class FeatureMapMixin(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         tags.input_tags.sparse = True
         tags.transformer_tags.preserves_dtype = ["float64", "float32"]
         return tags
+
+
+def _all_finite(Z):
+    if isinstance(Z, np.ndarray):
+        return bool(np.isfinite(Z).all())
+    xp = get_namespace(Z)
+    return bool(xp.all(xp.isfinite(Z)))
 
 
 def allocate_dimensions(weights, total, exact_dims=None):

@@ -1,40 +1,17 @@
-"""Numerical helpers for radial Hermite coefficients and Gaussian expectations.
+"""Orthonormal Hermite polynomials and radial Hermite coefficients in closed form.
 
 Conventions: ``h_l = He_l / sqrt(l!)`` are the orthonormal probabilists' Hermite polynomials,
 ``g ~ N(0, 1)``, and the radial coefficients of a function ``f`` at scale ``s`` are
-``r_l(s) = E[f(s g) h_l(g)]``.
+``r_l(s) = E[f(s g) h_l(g)]``. Here: ``h_l`` at points, the exact coefficients of the
+activation families that have them (rectified monomials, Gaussians, polynomials, Hermite
+polynomials), and the per-layer coefficients of the Hermite sketch. Coefficients by quadrature
+are in :mod:`skntk._numeric_duals`.
 """
 
 import math
-from functools import lru_cache
 
 import numpy as np
-from scipy.special import gammaln, roots_hermitenorm, roots_legendre
-
-# Integration window in g: the Gaussian weight beyond |g| = 14 is below 1e-43.
-_WINDOW = 14.0
-# Segment breakpoints: the split at 0 resolves kinks of ReLU-like functions (f(s g) has its
-# kink at g = 0 for every s), and Gauss-Legendre nodes cluster at segment ends, which resolves
-# the sharp transitions of tanh-like functions at large scales.
-_BREAKS = (-_WINDOW, -4.0, -1.0, 0.0, 1.0, 4.0, _WINDOW)
-_NODES_PER_SEGMENT = 160
-
-
-@lru_cache(maxsize=4)
-def legendre_gaussian_rule(nodes_per_segment=_NODES_PER_SEGMENT):
-    """Nodes ``g`` and weights ``w`` with ``sum w f(g) ~ E[f(g)]`` for ``g ~ N(0, 1)``.
-
-    Composite Gauss-Legendre on ``[-14, 14]`` split at 0, +-1 and +-4; the Gaussian density is
-    folded into the weights.
-    """
-    x, w = roots_legendre(nodes_per_segment)
-    nodes, weights = [], []
-    for a, b in zip(_BREAKS[:-1], _BREAKS[1:], strict=True):
-        nodes.append(0.5 * (b - a) * x + 0.5 * (a + b))
-        weights.append(0.5 * (b - a) * w)
-    g = np.concatenate(nodes)
-    w = np.concatenate(weights) * np.exp(-0.5 * g * g) / math.sqrt(2.0 * math.pi)
-    return g, w
+from scipy.special import gammaln
 
 
 def hermite_functions(g, degree):
@@ -50,36 +27,6 @@ def hermite_functions(g, degree):
     for l in range(1, degree):
         out[l + 1] = (g * out[l] - math.sqrt(l) * out[l - 1]) / math.sqrt(l + 1)
     return out
-
-
-def numeric_radial_coefficients(fn, s, degree):
-    """``r_l(s) = E[fn(s g) h_l(g)]`` for ``l = 0..degree`` by composite Gauss-Legendre.
-
-    Parameters
-    ----------
-    fn : callable
-        Vectorized scalar function.
-    s : array-like of shape (n,)
-        Non-negative scales.
-    degree : int
-        Highest coefficient index.
-
-    Returns
-    -------
-    ndarray of shape (n, degree + 1)
-    """
-    s = np.atleast_1d(np.asarray(s, dtype=np.float64))
-    g, w = legendre_gaussian_rule()
-    basis = hermite_functions(g, degree) * w  # (degree+1, n_nodes)
-    values = fn(s[:, None] * g[None, :])  # (n, n_nodes)
-    return values @ basis.T
-
-
-@lru_cache(maxsize=8)
-def gauss_hermite_rule(n_nodes):
-    """Probabilists' Gauss-Hermite rule normalized to a probability measure."""
-    x, w = roots_hermitenorm(n_nodes)
-    return x, w / w.sum()
 
 
 def hermite_at_zero(k):
@@ -112,9 +59,7 @@ def rectified_monomial_unit_coefficients(n, degree):
     high = l > n
     lh = l[high]
     out[high] = (
-        hermite_at_zero(lh - n - 1)
-        * phi0
-        * np.exp(log_factorial(n) - 0.5 * log_factorial(lh))
+        hermite_at_zero(lh - n - 1) * phi0 * np.exp(log_factorial(n) - 0.5 * log_factorial(lh))
     )
     # half-line moments M_k = E[g^k 1[g >= 0]] = 2^(k/2) Gamma((k+1)/2) / (2 sqrt(pi))
     for li in l[~high]:
@@ -130,53 +75,70 @@ def rectified_monomial_unit_coefficients(n, degree):
     return out
 
 
-def _segment_rule(breaks, nodes_per_segment):
-    """Gauss-Legendre nodes/weights (times the Gaussian density) on consecutive segments.
+def gaussian_radial_coefficients(a, b, s, degree):
+    """Radial coefficients of ``a exp(b t^2)`` at scales ``s`` (``1 - 2 b s^2 > 0``).
 
-    ``breaks`` has shape (..., k) sorted along the last axis; returns arrays of shape
-    (..., (k-1) * nodes_per_segment).
+    With ``t = sqrt(2|b|) s``, ``i = (1 -+ t^2)^{-1/2}`` (``-`` for ``b > 0``) and
+    ``gamma = t i``: ``r_l(s) = a i (+-gamma^2)^{l/2} (l-1)!! / sqrt(l!)`` for even ``l``, 0 for
+    odd. ``i`` and ``gamma <= 1`` are bounded for ``b < 0``, so nothing overflows at any scale.
     """
-    x, w = roots_legendre(nodes_per_segment)
-    a, b = breaks[..., :-1, None], breaks[..., 1:, None]
-    half = 0.5 * (b - a)
-    nodes = half * x + 0.5 * (a + b)
-    weights = half * w * np.exp(-0.5 * nodes * nodes) / math.sqrt(2.0 * math.pi)
-    shape = breaks.shape[:-1] + (-1,)
-    return nodes.reshape(shape), weights.reshape(shape)
+    out = np.zeros((s.shape[0], degree + 1))
+    if b == 0.0:
+        out[:, 0] = a
+        return out
+    t = math.sqrt(2.0 * abs(b)) * s
+    if b < 0:
+        inv = 1.0 / np.hypot(1.0, t)
+        sign = -1.0
+    else:
+        inv = 1.0 / np.sqrt((1.0 - t) * (1.0 + t))
+        sign = 1.0
+    gamma = t * inv
+    for l in range(0, degree + 1, 2):
+        log_c = 0.5 * log_factorial(l) - 0.5 * l * math.log(2.0)
+        log_c -= log_factorial(l // 2)
+        out[:, l] = sign ** (l // 2) * gamma**l * math.exp(log_c)
+    return a * inv[:, None] * out
 
 
-_OUTER_BREAKS = np.array([-_WINDOW, -6.0, -3.0, -1.0, 0.0, 1.0, 3.0, 6.0, _WINDOW])
-_INNER_OFFSETS = np.array([-6.0, -3.0, -1.0, 0.0, 1.0, 3.0, 6.0])
+def polynomial_reduced_coefficients(coef, s, degree):
+    """``A_l(s) = r_l(s) / s^l = sum_i coef[l+2i] (l+2i)! / (2^i i! sqrt(l!)) s^(2i)`` of the
+    polynomial ``sum_k coef[k] t^k``.
 
-
-def gaussian_pair_expectation(f, h, sx, sy, rho, nodes_per_segment=20):
-    """``E[f(u) h(v)]`` with ``u = sx g1``, ``v = sy (rho g1 + sqrt(1-rho^2) g2)``.
-
-    Kink-aware product rule: the outer variable ``g1`` is split at 0 (where ``f(sx g1)`` may have
-    a kink or a sharp transition) and the inner ``g2`` is split around ``-rho g1 / sqrt(1-rho^2)``
-    (where ``v = 0``), each piece with Gauss-Legendre. ``sx, sy, rho`` are 1-D arrays of pairs.
+    A polynomial in ``s^2``: exact at ``s = 0``, where ``r_l(s)`` itself would need a division
+    by ``s^l``. An overflow (huge scales) is left as inf for the caller to report.
     """
-    sx, sy, rho = (np.asarray(a, dtype=np.float64).ravel() for a in (sx, sy, rho))
-    g1, w1 = _segment_rule(_OUTER_BREAKS, nodes_per_segment)
-    out = np.empty(sx.shape)
-    chunk = max(1, 2**20 // (g1.size * 8 * nodes_per_segment * 2))
-    for start in range(0, sx.size, chunk):
-        sl = slice(start, start + chunk)
-        r = np.clip(rho[sl], -1.0, 1.0)[:, None]
-        c = np.sqrt(1.0 - r * r)
-        kink = np.divide(-r * g1[None, :], c, out=np.zeros((r.shape[0], g1.size)), where=c > 0)
-        pts = np.concatenate(
-            [
-                np.broadcast_to(_OUTER_BREAKS, kink.shape + (_OUTER_BREAKS.size,)),
-                kink[..., None] + _INNER_OFFSETS,
-            ],
-            axis=-1,
-        )
-        breaks = np.sort(np.clip(pts, -_WINDOW, _WINDOW), axis=-1)
-        g2, w2 = _segment_rule(breaks, nodes_per_segment // 2)  # (c, n1, n2)
-        v = sy[sl, None, None] * (r[..., None] * g1[None, :, None] + c[..., None] * g2)
-        inner = np.einsum("cij,cij->ci", h(v), w2)
-        out[sl] = np.einsum("ci,ci,i->c", f(sx[sl, None] * g1[None, :]), inner, w1)
+    n = len(coef) - 1
+    out = np.zeros((s.shape[0], degree + 1))
+    s2 = s * s
+    for l in range(min(degree, n) + 1):
+        for i in range((n - l) // 2 + 1):
+            k = l + 2 * i
+            if coef[k] == 0.0:
+                continue
+            log_c = log_factorial(k) - i * math.log(2.0) - log_factorial(i) - 0.5 * log_factorial(l)
+            with np.errstate(over="ignore", invalid="ignore"):
+                out[:, l] += coef[k] * math.exp(log_c) * s2**i
+    return out
+
+
+def hermite_reduced_coefficients(n, s, degree):
+    """``A_l(s) = r_l(s) / s^l`` of ``h_n``, from the scaling identity
+    ``He_n(s x) = sum_k n! / (k! (n-2k)!) s^(n-2k) ((s^2 - 1)/2)^k He_(n-2k)(x)``:
+    ``A_(n-2k)(s) = sqrt(n!) / (k! sqrt((n-2k)!)) ((s^2 - 1)/2)^k``, one term per ``l``
+    (no cancellation, unlike the monomial expansion of ``h_n``)."""
+    out = np.zeros((s.shape[0], degree + 1))
+    half = 0.5 * (s - 1.0) * (s + 1.0)
+    log_half = np.log(np.abs(half), out=np.full(s.shape, -np.inf), where=half != 0)
+    for k in range(n // 2 + 1):
+        l = n - 2 * k
+        if l > degree:
+            continue
+        log_c = 0.5 * log_factorial(n) - log_factorial(k)
+        log_c -= 0.5 * log_factorial(l)
+        with np.errstate(over="ignore"):  # an overflow is reported by the caller
+            power = np.exp(log_c + k * log_half) if k > 0 else np.full(s.shape, math.exp(log_c))
+        out[:, l] = np.where(half < 0, (-1.0) ** k, 1.0) * power
     return out
 
 

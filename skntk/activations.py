@@ -30,13 +30,21 @@ raise a ``ValueError`` that gives the limit instead of returning ``inf`` or ``na
 """
 
 import math
-import numbers
-from functools import lru_cache
 
 import numpy as np
-from scipy.special import erf, expit, ndtr, roots_legendre, xlogy
+from scipy.special import erf, expit, ndtr, xlogy
 
-from . import _hermite
+from . import _hermite, _numeric_duals
+from ._activation_checks import (
+    MAX_PARAM,
+    as_scales,
+    degree_param,
+    overflow_error,
+    probe,
+    real_param,
+    require_finite,
+)
+from ._pair_geometry import cosine_gap, half_distance, pair_geometry, pow2_unit_factor, sine
 from ._value_object import ValueObject
 
 __all__ = [
@@ -71,81 +79,13 @@ __all__ = [
 
 _TWO_PI = 2.0 * math.pi
 _SQRT_2PI = math.sqrt(_TWO_PI)
-# Mehler series for duals without a closed form: highest degree and relative accuracy target.
-_MEHLER_MAX_DEGREE = 192
-_MEHLER_TOL = 1e-11
 # Below this scale derivative coefficients are integrated directly instead of via Stein.
 _SMALL_SCALE = 1e-3
-# Largest amplitude or frequency parameter: the duals square it, and the square must be a
-# finite float64.
-_MAX_PARAM = 1e150
 # Largest power of the polynomial family (bounds the cost of the exact Mehler sums) and of the
 # rectified monomials (their unit Hermite coefficients lose accuracy beyond, ~1e-11 at 40).
 _MAX_POLY_DEGREE = 200
 _MAX_RECTIFIED_DEGREE = 32
 _LOG_FLOAT_MAX = math.log(np.finfo(np.float64).max)
-# Widths (in units of the activation's argument) of the features a numeric rule must resolve
-# at large scale: the transitions of tanh-like functions and the bumps of their derivatives
-# live within a few units of 0, i.e. within |g| < 64 / s in the standard variable g.
-_FEATURE_WIDTHS = (1.0, 4.0, 16.0, 64.0)
-# Probe grid of callables: "a few hundred points in [-10, 10]".
-_PROBE_GRID = np.linspace(-10.0, 10.0, 401)
-
-
-# ----------------------------------------------------------------------------------------------
-# Parameter validation
-# ----------------------------------------------------------------------------------------------
-
-
-def _real_param(owner, name, value, *, minimum=None, max_abs=_MAX_PARAM, reason=""):
-    """``float(value)`` after checking it is a finite real in the allowed range.
-
-    ``owner`` is the class name used in messages; ``reason`` explains a lower bound.
-    """
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        arr = np.asarray(value) if isinstance(value, np.ndarray) else None
-        if arr is None or arr.ndim != 0 or arr.dtype.kind not in "iuf":
-            raise TypeError(f"{owner}: {name} must be a real number; got {value!r}")
-    v = float(value)
-    if not math.isfinite(v):
-        raise ValueError(f"{owner}: {name} must be a finite number; got {v!r}")
-    if minimum is not None and v < minimum:
-        raise ValueError(f"{owner}: {name} must be >= {minimum:g}{reason}; got {v!r}")
-    if abs(v) > max_abs:
-        raise ValueError(
-            f"{owner}: {name} must be at most {max_abs:g} in magnitude (the kernel squares "
-            f"it, and the square must be a finite float64); got {v!r}"
-        )
-    return v
-
-
-def _degree_param(owner, value, maximum, reason):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
-        raise ValueError(f"{owner}: degree must be a non-negative integer, got {value!r}")
-    if value > maximum:
-        raise ValueError(
-            f"{owner}: degree must be a non-negative integer <= {maximum} ({reason}), got {value!r}"
-        )
-    return int(value)
-
-
-def _overflow_error(act, what, *variances):
-    """The ``ValueError`` for a result that does not fit in a float64."""
-    qmax = max((float(np.max(v)) for v in variances if np.size(v)), default=0.0)
-    cause = "overflows float64"
-    if isinstance(act, CallableActivation):
-        cause = "is not finite (it overflows float64, or the callable returns NaN or inf there)"
-    return ValueError(
-        f"{act!r}: {what} {cause} at pre-activation variance {qmax:.3g}; scale the inputs "
-        "down, or reduce weight_std, bias_std or depth"
-    )
-
-
-def _require_finite(act, out, what, *variances):
-    """Return ``out``, or raise :func:`_overflow_error` if it holds an inf or a nan."""
-    if not np.all(np.isfinite(out)):
-        raise _overflow_error(act, what, *variances)
-    return out
 
 
 class Activation(ValueObject):
@@ -183,6 +123,8 @@ class Activation(ValueObject):
     # Whether ``derivative`` is continuous. A truncated Hermite series of a discontinuous one
     # (ReLU's step) is biased near rho = 1, so sketches estimate it by Monte Carlo instead.
     continuous_derivative = True
+    # Why a result can fail to be finite, for the error that reports it.
+    _non_finite_cause = "overflows float64"
 
     # -- pointwise ---------------------------------------------------------------------------
     def value(self, t):
@@ -211,8 +153,8 @@ class Activation(ValueObject):
         -------
         ndarray of shape (n, degree + 1), float64
         """
-        s = _as_scales(s)
-        return _radial_coefficients(self, self.value, s, degree)
+        s = as_scales(s)
+        return _numeric_duals.radial_coefficients(self, self.value, s, degree)
 
     def derivative_hermite_coefficients(self, s, degree):
         """Coefficients of the derivative, ``r'_l(s) = E[act'(s g) h_l(g)]``.
@@ -224,7 +166,7 @@ class Activation(ValueObject):
         -------
         ndarray of shape (n, degree + 1), float64
         """
-        s = _as_scales(s)
+        s = as_scales(s)
         r = self.hermite_coefficients(s, degree + 1)
         scale = np.sqrt(np.arange(1, degree + 2, dtype=np.float64))
         out = np.zeros((s.shape[0], degree + 1))
@@ -233,7 +175,7 @@ class Activation(ValueObject):
         # Stein's division by s loses ~1e-16/s; at small scales integrate act' directly
         small = pos & (s < _SMALL_SCALE)
         if np.any(small) and self.has_pointwise_form:
-            out[small] = _radial_coefficients(self, self.derivative, s[small], degree)
+            out[small] = _numeric_duals.radial_coefficients(self, self.derivative, s[small], degree)
         if np.any(~pos):
             out[~pos, 0] = float(self._derivative_at_zero())
         return out
@@ -249,11 +191,13 @@ class Activation(ValueObject):
         its rigorous remainder bound ``|rho|^(L+1) sqrt(tail_x tail_y)`` is negligible, and a
         kink-aware 2-D quadrature for the (few, nearly parallel) pairs where it is not.
         """
-        return _numeric_dual(self, self.value, self.hermite_coefficients, q_xx, q_yy, q_xy)
+        return _numeric_duals.numeric_dual(
+            self, self.value, self.hermite_coefficients, q_xx, q_yy, q_xy
+        )
 
     def dual_derivative(self, q_xx, q_yy, q_xy):
         """``E[act'(u) act'(v)]`` for the same Gaussian pair (broadcast)."""
-        return _numeric_dual(
+        return _numeric_duals.numeric_dual(
             self, self.derivative, self.derivative_hermite_coefficients, q_xx, q_yy, q_xy
         )
 
@@ -270,287 +214,7 @@ class Activation(ValueObject):
         q = np.asarray(q, dtype=np.float64)
         if self.has_closed_form_dual:
             return self.dual(q, q, q)
-        return _require_finite(self, _second_moment(self.value, q), "E[act(u)^2]", q)
-
-
-def _as_scales(s):
-    s = np.atleast_1d(np.asarray(s, dtype=np.float64))
-    if s.ndim != 1:
-        raise ValueError(f"scales must be a 1-D array, got shape {s.shape}")
-    if np.any(s < 0) or not np.all(np.isfinite(s)):
-        raise ValueError("scales must be finite and non-negative")
-    return s
-
-
-def _pow2_scale(q):
-    """``2^(-k/2)`` with ``k`` even and ``q 2^-k`` in ``[0.5, 2)``, in the dtype of ``q``.
-
-    Multiplying by it is exact (a power of two), so products and differences of rescaled
-    variances round exactly as the unscaled ones would, without over- or underflowing.
-    """
-    q = np.asarray(q)
-    _, e = np.frexp(q)
-    k = e - (e & 1)
-    return np.ldexp(np.ones((), dtype=q.dtype), -(k // 2))
-
-
-def _geometry(q_xx, q_yy, q_xy, at_zero=0.0, angle=False):
-    """Scales, ``m = sqrt(q_xx) sqrt(q_yy)``, ``rho = cos t``, ``sin t`` (and ``t``) of a pair.
-
-    ``q_xx q_yy - q_xy^2`` is formed in exactly rescaled variables
-    (``q_xx 2^-k_x``, ``q_yy 2^-k_y``, ``q_xy 2^-(k_x+k_y)/2``): it neither over- nor
-    underflows for any finite variances, and it is exactly 0 for a pair of identical inputs
-    (``sin t = 0``), which a correlation computed as ``q_xy / (sqrt(q_xx) sqrt(q_yy))`` would
-    miss by ``1e-8``. Where an input has zero variance, ``rho = at_zero`` (``t = 0`` for
-    ``at_zero = 1``).
-
-    Returns
-    -------
-    sx, sy, m, rho, sin : float64 arrays (broadcast where they mix both inputs)
-    t : float64 array, only with ``angle=True``
-    """
-    q_xx, q_yy, q_xy = (np.asarray(a, dtype=np.float64) for a in (q_xx, q_yy, q_xy))
-    q_xx, q_yy = np.maximum(q_xx, 0.0), np.maximum(q_yy, 0.0)
-    fx, fy = _pow2_scale(q_xx), _pow2_scale(q_yy)
-    prod = (q_xx * fx * fx) * (q_yy * fy * fy)
-    c = q_xy * fx * fy
-    mm = np.sqrt(prod)
-    S = np.sqrt(np.maximum(prod - c * c, 0.0))
-    shape = np.broadcast_shapes(mm.shape, c.shape)
-    pos = mm > 0
-    rho = np.divide(c, mm, out=np.full(shape, at_zero), where=pos)
-    np.clip(rho, -1.0, 1.0, out=rho)
-    sin = np.divide(S, mm, out=np.full(shape, math.sqrt(1.0 - at_zero**2)), where=pos)
-    np.minimum(sin, 1.0, out=sin)
-    m = mm / fx / fy
-    out = (np.sqrt(q_xx), np.sqrt(q_yy), m, rho, sin)
-    return out + (np.arctan2(S, c),) if angle else out
-
-
-def _sine(rho):
-    """``sqrt(1 - rho^2)`` as ``sqrt((1 - |rho|)(1 + |rho|))``: exact near ``|rho| = 1``."""
-    a = np.abs(rho)
-    return np.sqrt(np.maximum((1.0 - a) * (1.0 + a), 0.0))
-
-
-def _cosine_gap(rho, sin, nu_x, gamma_x, nu_y):
-    """``w = sqrt(1 - rho^2 gamma_x^2 gamma_y^2)`` for ``gamma^2 + nu^2 = 1``, without cancellation.
-
-    ``1 - rho^2 g_x^2 g_y^2 = sin^2 + rho^2 (nu_x^2 + nu_y^2 g_x^2)`` (``sin^2 = 1 - rho^2``):
-    a sum of non-negative terms, evaluated with ``hypot`` so that tiny ``nu`` (large variances)
-    neither underflow nor lose digits. It is the ``sqrt(1 - r^2)`` of the arcsine-type closed
-    forms.
-    """
-    return np.hypot(sin, np.abs(rho) * np.hypot(nu_x, nu_y * gamma_x))
-
-
-# ----------------------------------------------------------------------------------------------
-# Numeric engine: quadrature rules that follow the scale
-# ----------------------------------------------------------------------------------------------
-
-
-def _scale_bucket(s):
-    """0 for ``s < 2``, else ``floor(log2 s)``: scales sharing a bucket share a rule."""
-    _, e = np.frexp(np.asarray(s, dtype=np.float64))
-    return np.where(np.asarray(s) >= 2.0, e - 1, 0)
-
-
-@lru_cache(maxsize=128)
-def _graded_rule(bucket):
-    """Nodes and weights (with the Gaussian density) of ``E[f(s g)]`` for ``s`` in the bucket.
-
-    Bucket 0 is the fixed rule of :func:`skntk._hermite.legendre_gaussian_rule`. Larger scales
-    add breakpoints at ``+-c / 2^bucket`` (``c`` in ``_FEATURE_WIDTHS``): ``f(s g)`` changes
-    within ``|g| < 64 / s`` and the fixed rule's nodes would step over those changes.
-    """
-    if bucket == 0:
-        return _hermite.legendre_gaussian_rule()
-    sigma = 2.0**bucket
-    extra = [c / sigma for c in _FEATURE_WIDTHS if c / sigma < 0.5]
-    breaks = sorted(set(_hermite._BREAKS) | set(extra) | {-e for e in extra})
-    nodes, weights = [], []
-    for a, b in zip(breaks[:-1], breaks[1:], strict=True):
-        # the short pieces near 0 hold f's transition and < 3 zeros of h_192: 48 nodes do
-        n = _hermite._NODES_PER_SEGMENT if b - a >= 0.5 else 48
-        x, v = _hermite._segment_rule(np.array([a, b]), n)
-        nodes.append(x)
-        weights.append(v)
-    g, w = np.concatenate(nodes), np.concatenate(weights)
-    g.setflags(write=False)
-    w.setflags(write=False)
-    return g, w
-
-
-def _by_bucket(s, rows_per_chunk):
-    """Yield ``(bucket, indices)`` of the scales ``s``, in chunks of at most the given rows."""
-    buckets = _scale_bucket(s)
-    for b in np.unique(buckets):
-        idx = np.flatnonzero(buckets == b)
-        for start in range(0, idx.size, rows_per_chunk):
-            yield int(b), idx[start : start + rows_per_chunk]
-
-
-def _radial_coefficients(act, fn, s, degree):
-    """``r_l(s) = E[fn(s g) h_l(g)]``, ``l = 0..degree``, by the scale-graded rule."""
-    out = np.empty((s.shape[0], degree + 1))
-    basis = {}
-    for b, idx in _by_bucket(s, 2048):
-        g, w = _graded_rule(b)
-        if b not in basis:
-            basis[b] = _hermite.hermite_functions(g, degree) * w
-        out[idx] = fn(s[idx, None] * g[None, :]) @ basis[b].T
-    return _require_finite(act, out, "the Hermite coefficients", s * s)
-
-
-def _second_moment(fn, q):
-    """``E[fn(u)^2]`` for ``u ~ N(0, q)``, elementwise over ``q``, by the scale-graded rule."""
-    q = np.asarray(q, dtype=np.float64)
-    s = np.sqrt(np.maximum(q.ravel(), 0.0))
-    out = np.empty(s.shape)
-    for b, idx in _by_bucket(s, 2048):
-        g, w = _graded_rule(b)
-        out[idx] = (fn(s[idx, None] * g[None, :]) ** 2) @ w
-    return out.reshape(q.shape)
-
-
-def _numeric_dual(act, fn, coefficients, q_xx, q_yy, q_xy, tol=_MEHLER_TOL):
-    """``E[fn(u) fn(v)]`` by Mehler's series plus quadrature where the series converges slowly.
-
-    ``coefficients(s, L)`` returns the radial Hermite coefficients of ``fn``. The remainder of the
-    series truncated at ``L`` is bounded by ``|rho|^(L+1) sqrt(tail_x tail_y)`` with
-    ``tail = E[fn^2] - sum_{l<=L} r_l^2``; pairs whose bound exceeds ``tol * sqrt(E_x E_y)`` are
-    recomputed with :func:`skntk._hermite.gaussian_pair_expectation` (unit-order scales) or
-    :func:`_scaled_pair_expectation` (a scale of 2 or more).
-    """
-    q_xx, q_yy, q_xy = (np.asarray(a, dtype=np.float64) for a in (q_xx, q_yy, q_xy))
-    shape = np.broadcast_shapes(q_xx.shape, q_yy.shape, q_xy.shape)
-    s_all = np.sqrt(np.maximum(np.concatenate([q_xx.ravel(), q_yy.ravel()]), 0.0))
-    scales, inverse = np.unique(s_all, return_inverse=True)
-    coef = coefficients(scales, _MEHLER_MAX_DEGREE)
-    energy = _require_finite(act, _second_moment(fn, scales**2), "E[act(u)^2]", scales**2)
-    tails = np.maximum(energy[:, None] - np.cumsum(coef**2, axis=1), 0.0)
-    ok = np.all(tails <= tol * tol * np.maximum(energy, 1e-300)[:, None], axis=0)
-    degree = int(np.argmax(ok)) if ok.any() else _MEHLER_MAX_DEGREE
-    coef, tail = coef[:, : degree + 1], tails[:, degree]
-    ix, iy = inverse[: q_xx.size].reshape(q_xx.shape), inverse[q_xx.size :].reshape(q_yy.shape)
-    sx, sy = scales[ix], scales[iy]
-    denom = sx * sy
-    rho = np.divide(
-        q_xy, denom, out=np.zeros(np.broadcast_shapes(denom.shape, q_xy.shape)), where=denom > 0
-    )
-    rho = np.broadcast_to(np.clip(rho, -1.0, 1.0), shape)
-    out = np.zeros(shape)
-    for l in range(degree, -1, -1):  # Horner in rho
-        out *= rho
-        out += coef[ix, l] * coef[iy, l]
-    # square roots first: energies of unbounded activations reach 1e300
-    root_tail, root_energy = np.sqrt(tail), np.sqrt(energy)
-    bound = np.abs(rho) ** (degree + 1) * (root_tail[ix] * root_tail[iy])
-    bad = bound > tol * (root_energy[ix] * root_energy[iy])
-    if np.any(bad):
-        sxb, syb = np.broadcast_to(sx, shape)[bad], np.broadcast_to(sy, shape)[bad]
-        rhob = rho[bad]
-        large = np.maximum(sxb, syb) >= 2.0
-        vals = np.empty(sxb.shape)
-        if np.any(~large):
-            vals[~large] = _hermite.gaussian_pair_expectation(
-                fn, fn, sxb[~large], syb[~large], rhob[~large]
-            )
-        if np.any(large):
-            vals[large] = _scaled_pair_expectation(fn, fn, sxb[large], syb[large], rhob[large])
-        out[bad] = vals
-    return _require_finite(act, out, "the dual kernel", q_xx, q_yy)
-
-
-# Fixed breakpoints of both variables: the Gaussian tails are split finely enough (+-4, 6, 9)
-# for 12-16 Legendre nodes per piece to integrate them to ~1e-16.
-_OUTER_BREAKS = np.array([-14.0, -9.0, -6.0, -4.0, -2.5, -1.0, 0.0, 1.0, 2.5, 4.0, 6.0, 9.0, 14.0])
-_INNER_OFFSETS = np.array([-6.0, -3.0, -1.0, 0.0, 1.0, 3.0, 6.0])
-# In g1, the inner integral E_g2[h(v)] changes over ``hypot(1 / s_y, c) / |rho|`` around 0.
-_INNER_FEATURES = np.array([0.5, 2.0, 8.0, 32.0])
-
-
-@lru_cache(maxsize=4)
-def _legendre_roots(n):
-    return roots_legendre(n)
-
-
-def _legendre_segments(breaks, n):
-    """Gauss-Legendre nodes and plain weights on consecutive segments of ``breaks`` (sorted
-    along the last axis): arrays of shape ``breaks.shape[:-1] + ((k - 1) * n,)``."""
-    x, w = _legendre_roots(n)
-    a, b = breaks[..., :-1, None], breaks[..., 1:, None]
-    half = 0.5 * (b - a)
-    shape = breaks.shape[:-1] + (-1,)
-    return (half * x + (0.5 * (a + b))).reshape(shape), (half * w).reshape(shape)
-
-
-def _scaled_pair_expectation(f, h, sx, sy, rho, outer_nodes=16, inner_nodes=12):
-    """``E[f(u) h(v)]``, ``u = s_x g1``, ``v = s_y (rho g1 + c g2)``, ``c = sqrt(1 - rho^2)``,
-    resolving features of ``f`` and ``h`` of unit width at any scale.
-
-    The outer variable ``g1`` is split at the fixed points of
-    :func:`skntk._hermite.gaussian_pair_expectation` and at ``+-w / s_x`` (``f``'s features)
-    and ``+-w' hypot(1/s_y, c) / |rho|`` (where the inner integral changes). The inner variable
-    is written as ``g2 = k + d`` around the point ``k = -rho g1 / c`` where ``v = 0``, so that
-    ``v = s_y c d`` is exact however large ``s_y`` is, and ``d`` is split at ``+-w / (s_y c)``.
-    """
-    sx, sy, rho = (np.asarray(a, dtype=np.float64).ravel() for a in (sx, sy, rho))
-    win = _hermite._WINDOW
-    widths = np.asarray(_FEATURE_WIDTHS)
-    n1 = (_OUTER_BREAKS.size + 2 * (widths.size + _INNER_FEATURES.size) - 1) * outer_nodes
-    n2 = (_OUTER_BREAKS.size + _INNER_OFFSETS.size + 2 * widths.size - 1) * inner_nodes
-    out = np.empty(sx.shape)
-    chunk = max(1, 2**20 // (n1 * n2))
-    for start in range(0, sx.size, chunk):
-        sl = slice(start, start + chunk)
-        r = np.clip(rho[sl], -1.0, 1.0)
-        c = _sine(r)
-        k = r.size
-        with np.errstate(divide="ignore", invalid="ignore"):
-            fw = widths[None, :] / sx[sl, None]
-            spread = np.hypot(1.0 / sy[sl], c) / np.abs(r)
-            hw = _INNER_FEATURES[None, :] * spread[:, None]
-            dw = widths[None, :] / (sy[sl] * c)[:, None]
-        extra = np.nan_to_num(np.concatenate([fw, hw], axis=1), nan=win, posinf=win)
-        extra = np.minimum(extra, win)
-        breaks = np.sort(
-            np.concatenate(
-                [np.broadcast_to(_OUTER_BREAKS, (k, _OUTER_BREAKS.size)), extra, -extra], axis=1
-            ),
-            axis=1,
-        )
-        g1, w1 = _legendre_segments(breaks, outer_nodes)  # (k, n1)
-        w1 = w1 * np.exp(-0.5 * g1 * g1) / _SQRT_2PI
-        kink = np.divide(-r[:, None] * g1, c[:, None], out=np.zeros_like(g1), where=c[:, None] > 0)
-        # Nodes d around ``base`` = the kink where it lies in the window (then v = s_y c d is
-        # exact near v = 0), else around 0 (then g2 = d is exact and v loses nothing either).
-        base = np.where(np.abs(kink) <= win, kink, 0.0)
-        shift = base - kink  # v = s_y c (d + shift)
-        dw = np.minimum(np.nan_to_num(dw, nan=1.0, posinf=1.0), 1.0)
-        offsets = np.concatenate(
-            [np.broadcast_to(_INNER_OFFSETS, (k, _INNER_OFFSETS.size)), dw, -dw], axis=1
-        )
-        pts = np.concatenate(
-            [
-                _OUTER_BREAKS - base[..., None],
-                offsets[:, None, :] - shift[..., None],
-            ],
-            axis=-1,
-        )
-        lo, hi = (-win - base)[..., None], (win - base)[..., None]
-        d_breaks = np.sort(np.clip(pts, lo, hi), axis=-1)
-        d, w2 = _legendre_segments(d_breaks, inner_nodes)  # (k, n1, n2)
-        g2 = base[..., None] + d
-        w2 *= np.exp(-0.5 * g2 * g2) / _SQRT_2PI
-        v = np.where(
-            (c > 0)[:, None, None],
-            (sy[sl] * c)[:, None, None] * (d + shift[..., None]),
-            (sy[sl] * r)[:, None, None] * g1[..., None],
-        )
-        inner = np.einsum("kij,kij->ki", h(v), w2)
-        out[sl] = np.einsum("ki,ki,ki->k", f(sx[sl, None] * g1), inner, w1)
-    return out
+        return require_finite(self, _numeric_duals.second_moment(self.value, q), "E[act(u)^2]", q)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -593,8 +257,8 @@ class ABReLU(Activation):
 
     def __init__(self, a=0.0, b=1.0):
         owner = type(self).__name__
-        self.a = _real_param(owner, "a", a)
-        self.b = _real_param(owner, "b", b)
+        self.a = real_param(owner, "a", a)
+        self.b = real_param(owner, "b", b)
 
     def value(self, t):
         t = np.asarray(t)
@@ -613,14 +277,14 @@ class ABReLU(Activation):
         return 0.5 * (self.a + self.b)
 
     def hermite_coefficients(self, s, degree):
-        s = _as_scales(s)
+        s = as_scales(s)
         relu = _hermite.rectified_monomial_unit_coefficients(1, degree)
         sign = (-1.0) ** np.arange(degree + 1)
         unit = self.b * relu - self.a * sign * relu
         return s[:, None] * unit[None, :]
 
     def derivative_hermite_coefficients(self, s, degree):
-        s = _as_scales(s)
+        s = as_scales(s)
         unit = self.hermite_coefficients(np.ones(1), degree + 1)[0]
         deriv = np.sqrt(np.arange(1, degree + 2)) * unit[1:]
         return np.broadcast_to(deriv, (s.shape[0], degree + 1)).copy()
@@ -630,9 +294,9 @@ class ABReLU(Activation):
 
         Uses ``E[act act] = (a-b)^2 S / (2 pi) + q_xy E[act' act']``: one ``sqrt`` and one
         ``arctan2`` per pair, no full-size temporaries beyond two. ``S`` and the angle are
-        formed in exactly rescaled variables (``q 2^-k``, see :func:`_geometry`) and scaled
-        back, so the duals are exact at any scale (the homogeneity) and never overflow in
-        ``q_xx q_yy``.
+        formed in exactly rescaled variables (``q 2^-k``, see
+        :func:`~skntk._pair_geometry.pair_geometry`) and scaled back, so the duals are exact at
+        any scale (the homogeneity) and never overflow in ``q_xx q_yy``.
         """
         q = np.asarray(q_xy)
         dtype = q.dtype if q.dtype in (np.float32, np.float64) else np.float64
@@ -649,8 +313,8 @@ class ABReLU(Activation):
             bound = math.sqrt(float(np.max(vx))) * math.sqrt(float(np.max(vy)))
             bound *= 0.5 * (self.a**2 + self.b**2)
             if bound > float(np.finfo(dtype).max):
-                raise _overflow_error(self, "E[act(u) act(v)]", q_xx, q_yy)
-        fx, fy = _pow2_scale(vx), _pow2_scale(vy)  # on the un-broadcast variances
+                raise overflow_error(self, "E[act(u) act(v)]", q_xx, q_yy)
+        fx, fy = pow2_unit_factor(vx), pow2_unit_factor(vy)  # on the un-broadcast variances
         q *= fx
         q *= fy
         S = np.empty(q.shape, dtype=dtype)
@@ -676,13 +340,13 @@ class ABReLU(Activation):
         return self.duals(q_xx, q_yy, np.array(q_xy, dtype=np.float64), False)[0]
 
     def dual_derivative(self, q_xx, q_yy, q_xy):
-        t = _geometry(q_xx, q_yy, q_xy, at_zero=1.0, angle=True)[-1]
+        t = pair_geometry(q_xx, q_yy, q_xy, at_zero=1.0, angle=True)[-1]
         d2 = (self.a - self.b) ** 2
         return 0.5 * (self.a**2 + self.b**2) - d2 * t / _TWO_PI
 
     def second_moment(self, q):
         out = 0.5 * (self.a**2 + self.b**2) * np.asarray(q, dtype=np.float64)
-        return _require_finite(self, out, "E[act(u)^2]", q)
+        return require_finite(self, out, "E[act(u)^2]", q)
 
 
 class ReLU(ABReLU):
@@ -721,7 +385,7 @@ class LeakyReLU(ABReLU):
     _param_names = ("alpha",)
 
     def __init__(self, alpha=0.01):
-        self.alpha = _real_param("LeakyReLU", "alpha", alpha)
+        self.alpha = real_param("LeakyReLU", "alpha", alpha)
         super().__init__(a=self.alpha, b=1.0)
 
 
@@ -768,7 +432,7 @@ class RectifiedMonomial(Activation):
     _param_names = ("degree",)
 
     def __init__(self, degree=1):
-        self.degree = _degree_param(
+        self.degree = degree_param(
             "RectifiedMonomial",
             degree,
             _MAX_RECTIFIED_DEGREE,
@@ -789,13 +453,13 @@ class RectifiedMonomial(Activation):
         return np.where(t >= 0, self.degree * t ** (self.degree - 1), 0.0)
 
     def hermite_coefficients(self, s, degree):
-        s = _as_scales(s)
+        s = as_scales(s)
         unit = _hermite.rectified_monomial_unit_coefficients(self.degree, degree)
         with np.errstate(over="ignore", invalid="ignore"):  # reported below
             out = (s**self.degree)[:, None] * unit[None, :]
         if self.degree == 0:  # at s = 0 the pre-activation is 0 and act(0) = 1
             out[s == 0] = np.eye(1, degree + 1)[0]
-        return _require_finite(self, out, "the Hermite coefficients", s * s)
+        return require_finite(self, out, "the Hermite coefficients", s * s)
 
     @staticmethod
     def _arccos_j(n, t, sin, cos):
@@ -813,27 +477,29 @@ class RectifiedMonomial(Activation):
         """``E[act(u) act(v)]`` for unit variances and correlation ``rho``."""
         n = self.degree
         if n <= 3:
-            sin = _sine(rho) if sin is None else sin
+            sin = sine(rho) if sin is None else sin
             return self._arccos_j(n, np.arctan2(sin, rho), sin, rho) / _TWO_PI
         one = np.ones(())
-        return _numeric_dual(self, self.value, self.hermite_coefficients, one, one, rho)
+        return _numeric_duals.numeric_dual(
+            self, self.value, self.hermite_coefficients, one, one, rho
+        )
 
     def dual(self, q_xx, q_yy, q_xy):
         # homogeneity: (s_x s_y)^n times the unit-sphere dual, exact at any scale
-        _, _, m, rho, sin = _geometry(q_xx, q_yy, q_xy, at_zero=1.0)
+        _, _, m, rho, sin = pair_geometry(q_xx, q_yy, q_xy, at_zero=1.0)
         with np.errstate(over="ignore", invalid="ignore"):  # reported below
             out = m**self.degree * self._unit_dual(rho, sin)
-        return _require_finite(self, out, "E[act(u) act(v)]", q_xx, q_yy)
+        return require_finite(self, out, "E[act(u) act(v)]", q_xx, q_yy)
 
     def dual_derivative(self, q_xx, q_yy, q_xy):
         if self.degree == 0:
             raise ValueError("the step function has no NTK (its derivative is a delta)")
         # act' = n t^(n-1) 1[t >= 0]: n^2 times the dual of the order below
-        _, _, m, rho, sin = _geometry(q_xx, q_yy, q_xy, at_zero=1.0)
+        _, _, m, rho, sin = pair_geometry(q_xx, q_yy, q_xy, at_zero=1.0)
         n = self.degree
         with np.errstate(over="ignore", invalid="ignore"):  # reported below
             out = n * n * m ** (n - 1) * RectifiedMonomial(n - 1)._unit_dual(rho, sin)
-        return _require_finite(self, out, "E[act'(u) act'(v)]", q_xx, q_yy)
+        return require_finite(self, out, "E[act'(u) act'(v)]", q_xx, q_yy)
 
 
 class Sign(Activation):
@@ -861,7 +527,7 @@ class Sign(Activation):
         return np.zeros_like(np.asarray(t), dtype=np.result_type(t, np.float32))
 
     def hermite_coefficients(self, s, degree):
-        s = _as_scales(s)
+        s = as_scales(s)
         unit = 2.0 * _hermite.rectified_monomial_unit_coefficients(0, degree)
         unit[0] = 0.0
         return np.where(s[:, None] > 0, unit[None, :], 0.0)
@@ -870,7 +536,7 @@ class Sign(Activation):
         raise ValueError("sign has no NTK: its derivative is a delta function")
 
     def dual(self, q_xx, q_yy, q_xy):
-        _, _, m, _, _, t = _geometry(q_xx, q_yy, q_xy, at_zero=1.0, angle=True)
+        _, _, m, _, _, t = pair_geometry(q_xx, q_yy, q_xy, at_zero=1.0, angle=True)
         return np.where(m > 0, 1.0 - 2.0 * t / np.pi, 0.0)
 
     def dual_derivative(self, q_xx, q_yy, q_xy):
@@ -882,32 +548,6 @@ class Sign(Activation):
 # ----------------------------------------------------------------------------------------------
 
 
-def _gaussian_radial(a, b, s, degree):
-    """Radial coefficients of ``a exp(b t^2)`` at scales ``s`` (``1 - 2 b s^2 > 0``).
-
-    With ``t = sqrt(2|b|) s``, ``i = (1 -+ t^2)^{-1/2}`` (``-`` for ``b > 0``) and
-    ``gamma = t i``: ``r_l(s) = a i (+-gamma^2)^{l/2} (l-1)!! / sqrt(l!)`` for even ``l``, 0 for
-    odd. ``i`` and ``gamma <= 1`` are bounded for ``b < 0``, so nothing overflows at any scale.
-    """
-    out = np.zeros((s.shape[0], degree + 1))
-    if b == 0.0:
-        out[:, 0] = a
-        return out
-    t = math.sqrt(2.0 * abs(b)) * s
-    if b < 0:
-        inv = 1.0 / np.hypot(1.0, t)
-        sign = -1.0
-    else:
-        inv = 1.0 / np.sqrt((1.0 - t) * (1.0 + t))
-        sign = 1.0
-    gamma = t * inv
-    for l in range(0, degree + 1, 2):
-        log_c = 0.5 * _hermite.log_factorial(l) - 0.5 * l * math.log(2.0)
-        log_c -= _hermite.log_factorial(l // 2)
-        out[:, l] = sign ** (l // 2) * gamma**l * math.exp(log_c)
-    return a * inv[:, None] * out
-
-
 class Erf(Activation):
     """``act(t) = a erf(b t) + c``.
 
@@ -916,8 +556,9 @@ class Erf(Activation):
     (the cross terms vanish because erf is odd) and
     ``E[act'(u) act'(v)] = a^2 b^2 (4/pi) / sqrt((1 + 2 z_xx)(1 + 2 z_yy) - 4 z_xy^2)``.
     Evaluated as ``arcsin(r) = arctan2(r, w)`` with ``r = rho gamma_x gamma_y``,
-    ``gamma = sqrt(2z / (1 + 2z))`` and ``w = sqrt(1 - r^2)`` from :func:`_cosine_gap`, so
-    that no ``1 + 2z`` is formed: as ``q -> inf`` the dual tends to
+    ``gamma = sqrt(2z / (1 + 2z))`` and ``w = sqrt(1 - r^2)`` from
+    :func:`~skntk._pair_geometry.cosine_gap`, so that no ``1 + 2z`` is formed: as ``q -> inf``
+    the dual tends to
     ``a^2 (2/pi) arcsin(rho) + c^2``, the kernel of ``a sign(t) + c``.
     Hermite coefficients follow from those of the Gaussian derivative ``2 a b exp(-b^2 t^2) /
     sqrt(pi)`` via ``r_{l+1}(s) = s r'_l(s) / sqrt(l+1)``.
@@ -939,9 +580,9 @@ class Erf(Activation):
     has_closed_form_dual = True
 
     def __init__(self, a=1.0, b=1.0, c=0.0):
-        self.a = _real_param("Erf", "a", a)
-        self.b = _real_param("Erf", "b", b)
-        self.c = _real_param("Erf", "c", c)
+        self.a = real_param("Erf", "a", a)
+        self.b = real_param("Erf", "b", b)
+        self.c = real_param("Erf", "c", c)
 
     def value(self, t):
         return self.a * erf(self.b * np.asarray(t)) + self.c
@@ -951,11 +592,13 @@ class Erf(Activation):
         return self.a * self.b * 2.0 / math.sqrt(math.pi) * np.exp(-((self.b * t) ** 2))
 
     def derivative_hermite_coefficients(self, s, degree):
-        s = _as_scales(s)
-        return _gaussian_radial(2.0 * self.a * self.b / math.sqrt(math.pi), -(self.b**2), s, degree)
+        s = as_scales(s)
+        return _hermite.gaussian_radial_coefficients(
+            2.0 * self.a * self.b / math.sqrt(math.pi), -(self.b**2), s, degree
+        )
 
     def hermite_coefficients(self, s, degree):
-        s = _as_scales(s)
+        s = as_scales(s)
         out = np.zeros((s.shape[0], degree + 1))
         out[:, 0] = self.c
         if degree >= 1:
@@ -965,12 +608,12 @@ class Erf(Activation):
 
     def _terms(self, q_xx, q_yy, q_xy):
         """``r``, ``w = sqrt(1 - r^2)`` and ``b / sqrt(1 + 2 z)`` of both inputs."""
-        sx, sy, _, rho, sin = _geometry(q_xx, q_yy, q_xy)
+        sx, sy, _, rho, sin = pair_geometry(q_xx, q_yy, q_xy)
         k = math.sqrt(2.0) * abs(self.b)  # k s <= 2e304: no overflow
         hx, hy = np.hypot(1.0, k * sx), np.hypot(1.0, k * sy)
         ix, iy = 1.0 / hx, 1.0 / hy
         gx, gy = k * sx * ix, k * sy * iy
-        w = _cosine_gap(rho, sin, ix, gx, iy)
+        w = cosine_gap(rho, sin, ix, gx, iy)
         return rho * gx * gy, w, self.b * ix, self.b * iy
 
     def dual(self, q_xx, q_yy, q_xy):
@@ -983,7 +626,7 @@ class Erf(Activation):
             return np.zeros(shape)
         _, w, bx, by = self._terms(q_xx, q_yy, q_xy)
         out = (4.0 / np.pi) * (self.a * bx) * (self.a * by) / w
-        return _require_finite(self, out, "E[act'(u) act'(v)]", q_xx, q_yy)
+        return require_finite(self, out, "E[act'(u) act'(v)]", q_xx, q_yy)
 
     def duals(self, q_xx, q_yy, q_xy, with_derivative=True):
         r, w, bx, by = self._terms(q_xx, q_yy, q_xy)
@@ -993,7 +636,7 @@ class Erf(Activation):
         if self.b == 0.0 or self.a == 0.0:
             return nngp, np.zeros_like(nngp)
         deriv = (4.0 / np.pi) * (self.a * bx) * (self.a * by) / w
-        return nngp, _require_finite(self, deriv, "E[act'(u) act'(v)]", q_xx, q_yy)
+        return nngp, require_finite(self, deriv, "E[act'(u) act'(v)]", q_xx, q_yy)
 
 
 class GeLU(Activation):
@@ -1007,7 +650,7 @@ class GeLU(Activation):
 
     Evaluated without forming ``M``, ``D`` or ``q_xx q_yy`` (which overflow past 1e154 and
     cancel catastrophically past 1e8): with ``u = 1/(1 + q_xx)``, ``v = 1/(1 + q_yy)``,
-    ``r = q_xy / M`` and ``w = sqrt(1 - r^2)`` (:func:`_cosine_gap`),
+    ``r = q_xy / M`` and ``w = sqrt(1 - r^2)`` (:func:`~skntk._pair_geometry.cosine_gap`),
     ``N / sqrt(D) = sqrt(q_xx q_yy / ((1+q_xx)(1+q_yy))) sqrt(q_xx q_yy) w + r^2 sqrt(uv) / w``
     and ``E[act' act'] = 1/4 + arcsin(r)/(2 pi) + ((r/w)(u + v + uv) + uv r^3 / w^3) / (2 pi)``.
     As ``q -> inf`` both tend to ReLU's arc-cosine kernels.
@@ -1032,11 +675,11 @@ class GeLU(Activation):
 
     @staticmethod
     def _terms(q_xx, q_yy, q_xy):
-        sa, sb, m, rho, sin = _geometry(q_xx, q_yy, q_xy)
+        sa, sb, m, rho, sin = pair_geometry(q_xx, q_yy, q_xy)
         ia = 1.0 / np.sqrt(1.0 + sa * sa)  # sqrt(u) >= 7e-155
         ib = 1.0 / np.sqrt(1.0 + sb * sb)
         ga, gb = sa * ia, sb * ib  # sqrt(q / (1 + q))
-        w = _cosine_gap(rho, sin, ia, ga, ib)
+        w = cosine_gap(rho, sin, ia, ga, ib)
         r = rho * ga * gb
         # pi/2 + arcsin(r) = arccos(-r): 1/4 + arcsin(r) / (2 pi) without cancellation at r ~ -1
         quarter = np.arctan2(w, -r) / _TWO_PI
@@ -1055,7 +698,7 @@ class GeLU(Activation):
     def dual(self, q_xx, q_yy, q_xy):
         c, m, ia, ib, ga, gb, r, w, quarter = self._terms(q_xx, q_yy, q_xy)
         out = self._nngp(c, m, ia, ib, ga, gb, r, w, quarter)
-        return _require_finite(self, out, "E[act(u) act(v)]", q_xx, q_yy)
+        return require_finite(self, out, "E[act(u) act(v)]", q_xx, q_yy)
 
     def dual_derivative(self, q_xx, q_yy, q_xy):
         _, _, ia, ib, _, _, r, w, quarter = self._terms(q_xx, q_yy, q_xy)
@@ -1063,16 +706,10 @@ class GeLU(Activation):
 
     def duals(self, q_xx, q_yy, q_xy, with_derivative=True):
         c, m, ia, ib, ga, gb, r, w, quarter = self._terms(q_xx, q_yy, q_xy)
-        nngp = _require_finite(
+        nngp = require_finite(
             self, self._nngp(c, m, ia, ib, ga, gb, r, w, quarter), "E[act(u) act(v)]", q_xx, q_yy
         )
         return nngp, (self._ntk_factor(ia, ib, r, w, quarter) if with_derivative else None)
-
-
-def _half_distance(q_xx, q_yy, q_xy, sign):
-    """``(q_xx + q_yy)/4 + sign q_xy / 2`` (``>= 0``), without overflow for finite inputs."""
-    q_xx, q_yy, q_xy = (np.asarray(x, dtype=np.float64) for x in (q_xx, q_yy, q_xy))
-    return np.maximum(0.25 * q_xx + 0.25 * q_yy + (0.5 * sign) * q_xy, 0.0)
 
 
 class Sin(Activation):
@@ -1106,9 +743,9 @@ class Sin(Activation):
 
     def __init__(self, a=1.0, b=1.0, c=0.0):
         owner = type(self).__name__
-        self.a = _real_param(owner, "a", a)
-        self.b = _real_param(owner, "b", b)
-        self.c = _real_param(owner, "c", c, max_abs=math.inf)
+        self.a = real_param(owner, "a", a)
+        self.b = real_param(owner, "b", b)
+        self.c = real_param(owner, "c", c, max_abs=math.inf)
 
     def value(self, t):
         return self.a * np.sin(self.b * np.asarray(t) + self.c)
@@ -1117,7 +754,7 @@ class Sin(Activation):
         return self.a * self.b * np.cos(self.b * np.asarray(t) + self.c)
 
     def _complex_coefficients(self, s, degree):
-        w = self.b * _as_scales(s)  # |w| <= 2e304
+        w = self.b * as_scales(s)  # |w| <= 2e304
         l = np.arange(degree + 1)
         with np.errstate(over="ignore"):
             logmag = -0.5 * w[:, None] ** 2 - 0.5 * _hermite.log_factorial(l)[None, :]
@@ -1133,8 +770,8 @@ class Sin(Activation):
 
     def _exponentials(self, q_xx, q_yy, q_xy):
         b2 = self.b**2
-        sp = np.exp(-2.0 * b2 * _half_distance(q_xx, q_yy, q_xy, -1.0))
-        sm = np.exp(-2.0 * b2 * _half_distance(q_xx, q_yy, q_xy, 1.0))
+        sp = np.exp(-2.0 * b2 * half_distance(q_xx, q_yy, q_xy, -1.0))
+        sm = np.exp(-2.0 * b2 * half_distance(q_xx, q_yy, q_xy, 1.0))
         return sp, sm
 
     def dual(self, q_xx, q_yy, q_xy):
@@ -1144,7 +781,7 @@ class Sin(Activation):
     def dual_derivative(self, q_xx, q_yy, q_xy):
         sp, sm = self._exponentials(q_xx, q_yy, q_xy)
         out = (self.a * self.b) ** 2 / 2 * (sp + sm * math.cos(2 * self.c))
-        return _require_finite(self, out, "E[act'(u) act'(v)]", q_xx, q_yy)
+        return require_finite(self, out, "E[act'(u) act'(v)]", q_xx, q_yy)
 
 
 class Cos(Sin):
@@ -1205,22 +842,22 @@ class Rbf(Sin):
     _param_names = ("gamma",)
 
     def __init__(self, gamma=1.0):
-        self.gamma = _real_param(
+        self.gamma = real_param(
             "Rbf",
             "gamma",
             gamma,
             minimum=0.0,
-            max_abs=0.5 * _MAX_PARAM**2,
+            max_abs=0.5 * MAX_PARAM**2,
             reason=" (the RBF kernel exp(-gamma |x - y|^2) needs a real frequency)",
         )
         super().__init__(a=math.sqrt(2.0), b=math.sqrt(2.0 * self.gamma), c=0.25 * math.pi)
 
     def dual(self, q_xx, q_yy, q_xy):
-        return np.exp(-4.0 * self.gamma * _half_distance(q_xx, q_yy, q_xy, -1.0))
+        return np.exp(-4.0 * self.gamma * half_distance(q_xx, q_yy, q_xy, -1.0))
 
     def dual_derivative(self, q_xx, q_yy, q_xy):
         out = 2.0 * self.gamma * self.dual(q_xx, q_yy, q_xy)
-        return _require_finite(self, out, "E[act'(u) act'(v)]", q_xx, q_yy)
+        return require_finite(self, out, "E[act'(u) act'(v)]", q_xx, q_yy)
 
 
 class Exp(Activation):
@@ -1249,8 +886,8 @@ class Exp(Activation):
     has_closed_form_dual = True
 
     def __init__(self, a=1.0, b=1.0):
-        self.a = _real_param("Exp", "a", a)
-        self.b = _real_param("Exp", "b", b)
+        self.a = real_param("Exp", "a", a)
+        self.b = real_param("Exp", "b", b)
 
     def value(self, t):
         return self.a * np.exp(self.b * np.asarray(t))
@@ -1270,7 +907,7 @@ class Exp(Activation):
         )
 
     def hermite_coefficients(self, s, degree):
-        s = _as_scales(s)
+        s = as_scales(s)
         out = np.zeros((s.shape[0], degree + 1))
         if self.a == 0.0:
             return out
@@ -1292,7 +929,7 @@ class Exp(Activation):
         shape = np.broadcast_shapes(np.shape(q_xx), np.shape(q_yy), np.shape(q_xy))
         if self.a == 0.0 or log_factor == -math.inf:
             return np.zeros(shape)
-        half = _half_distance(q_xx, q_yy, q_xy, 1.0)
+        half = half_distance(q_xx, q_yy, q_xy, 1.0)
         log_out = 2.0 * math.log(abs(self.a)) + log_factor + 2.0 * self.b**2 * half
         if np.any(log_out > _LOG_FLOAT_MAX):
             raise self._overflow(what, np.maximum(q_xx, q_yy), log_factor)
@@ -1315,8 +952,9 @@ class Gaussian(Activation):
     (0 for odd), ``sigma^2 = 1 / (1 - 2 b s^2)``.
 
     ``D`` is evaluated as ``sqrt(1 - 2b q_xx) sqrt(1 - 2b q_yy) w`` with ``w = sqrt(1 - r^2)``
-    from :func:`_cosine_gap`, ``r = 2 b q_xy / sqrt((1 - 2b q_xx)(1 - 2b q_yy))``: for
-    ``b < 0`` it stays accurate for variances up to 1e300, where the dual tends to
+    from :func:`~skntk._pair_geometry.cosine_gap`,
+    ``r = 2 b q_xy / sqrt((1 - 2b q_xx)(1 - 2b q_yy))``: for ``b < 0`` it stays accurate for
+    variances up to 1e300, where the dual tends to
     ``a^2 / (2|b| sqrt(q_xx q_yy) sqrt(1 - rho^2))`` off the diagonal.
 
     Parameters
@@ -1339,8 +977,8 @@ class Gaussian(Activation):
     has_closed_form_dual = True
 
     def __init__(self, a=1.0, b=-1.0):
-        self.a = _real_param("Gaussian", "a", a)
-        self.b = _real_param("Gaussian", "b", b)
+        self.a = real_param("Gaussian", "a", a)
+        self.b = real_param("Gaussian", "b", b)
 
     def value(self, t):
         t = np.asarray(t)
@@ -1363,15 +1001,15 @@ class Gaussian(Activation):
             )
 
     def hermite_coefficients(self, s, degree):
-        s = _as_scales(s)
+        s = as_scales(s)
         self._check(s * s, factor=2.0)
-        return _gaussian_radial(self.a, self.b, s, degree)
+        return _hermite.gaussian_radial_coefficients(self.a, self.b, s, degree)
 
     def _terms(self, q_xx, q_yy, q_xy):
         """``rho``, ``w``, ``i = (1 - 2 b q)^{-1/2}`` and ``gamma = sqrt(2|b| q) i``."""
         self._check(q_xx)
         self._check(q_yy)
-        sx, sy, _, rho, sin = _geometry(q_xx, q_yy, q_xy)
+        sx, sy, _, rho, sin = pair_geometry(q_xx, q_yy, q_xy)
         k = math.sqrt(2.0 * abs(self.b))
         tx, ty = k * sx, k * sy
         if self.b < 0:
@@ -1384,7 +1022,7 @@ class Gaussian(Activation):
             nx = np.sqrt((1.0 - r2 * tx) * (1.0 + r2 * tx)) * ix
             ny = np.sqrt((1.0 - r2 * ty) * (1.0 + r2 * ty)) * iy
         gx, gy = tx * ix, ty * iy
-        return rho, _cosine_gap(rho, sin, nx, gx, ny), ix, iy, gx, gy
+        return rho, cosine_gap(rho, sin, nx, gx, ny), ix, iy, gx, gy
 
     def dual(self, q_xx, q_yy, q_xy):
         if self.b == 0.0:
@@ -1400,7 +1038,7 @@ class Gaussian(Activation):
         # 4 a^2 b^2 q_xy / D^3 = rho gamma_x gamma_y (2|b| i_x i_y) (a i_x / w)(a i_y / w) / w
         out = rho * (gx * gy) * ((2.0 * abs(self.b) * ix) * iy)
         out *= (self.a * ix / w) * (self.a * iy / w) / w
-        return _require_finite(self, out, "E[act'(u) act'(v)]", q_xx, q_yy)
+        return require_finite(self, out, "E[act'(u) act'(v)]", q_xx, q_yy)
 
 
 class NormalizedGaussian(Activation):
@@ -1430,7 +1068,7 @@ class NormalizedGaussian(Activation):
     has_pointwise_form = False
 
     def __init__(self, gamma=1.0):
-        self.gamma = _real_param(
+        self.gamma = real_param(
             "NormalizedGaussian",
             "gamma",
             gamma,
@@ -1453,21 +1091,21 @@ class NormalizedGaussian(Activation):
         return np.exp(-self.gamma + xlogy(l, self.gamma) - _hermite.log_factorial(l))
 
     def hermite_coefficients(self, s, degree):
-        s = _as_scales(s)
+        s = as_scales(s)
         return s[:, None] * np.sqrt(self.taylor_coefficients(degree))[None, :]
 
     def derivative_hermite_coefficients(self, s, degree):
-        s = _as_scales(s)
+        s = as_scales(s)
         c = self.taylor_coefficients(degree + 1)
         d = np.sqrt(np.arange(1, degree + 2) * c[1:])
         return np.broadcast_to(d, (s.shape[0], degree + 1)).copy()
 
     def dual(self, q_xx, q_yy, q_xy):
-        _, _, m, rho, _ = _geometry(q_xx, q_yy, q_xy, at_zero=1.0)
+        _, _, m, rho, _ = pair_geometry(q_xx, q_yy, q_xy, at_zero=1.0)
         return m * np.exp(self.gamma * (rho - 1.0))
 
     def dual_derivative(self, q_xx, q_yy, q_xy):
-        rho = _geometry(q_xx, q_yy, q_xy, at_zero=1.0)[3]
+        rho = pair_geometry(q_xx, q_yy, q_xy, at_zero=1.0)[3]
         return self.gamma * np.exp(self.gamma * (rho - 1.0))
 
     def second_moment(self, q):
@@ -1477,31 +1115,6 @@ class NormalizedGaussian(Activation):
 # ----------------------------------------------------------------------------------------------
 # Polynomials
 # ----------------------------------------------------------------------------------------------
-
-
-def _poly_reduced(coef, s, degree):
-    """``A_l(s) = r_l(s) / s^l = sum_i coef[l+2i] (l+2i)! / (2^i i! sqrt(l!)) s^(2i)``.
-
-    A polynomial in ``s^2``: exact at ``s = 0``, where ``r_l(s)`` itself would need a division
-    by ``s^l``. An overflow (huge scales) is left as inf for the caller to report.
-    """
-    n = len(coef) - 1
-    out = np.zeros((s.shape[0], degree + 1))
-    s2 = s * s
-    for l in range(min(degree, n) + 1):
-        for i in range((n - l) // 2 + 1):
-            k = l + 2 * i
-            if coef[k] == 0.0:
-                continue
-            log_c = (
-                _hermite.log_factorial(k)
-                - i * math.log(2.0)
-                - _hermite.log_factorial(i)
-                - 0.5 * _hermite.log_factorial(l)
-            )
-            with np.errstate(over="ignore", invalid="ignore"):
-                out[:, l] += coef[k] * math.exp(log_c) * s2**i
-    return out
 
 
 class Polynomial(Activation):
@@ -1545,7 +1158,7 @@ class Polynomial(Activation):
                 f"<= {_MAX_POLY_DEGREE}); got {arr.size}"
             )
         self.coef = tuple(
-            _real_param("Polynomial", f"coef[{i}]", c) for i, c in enumerate(arr.tolist())
+            real_param("Polynomial", f"coef[{i}]", c) for i, c in enumerate(arr.tolist())
         )
         self.homogeneity = None
 
@@ -1564,10 +1177,10 @@ class Polynomial(Activation):
 
     def _reduced(self, s, degree):
         """``A_l(s) = r_l(s) / s^l`` for ``l = 0..degree``."""
-        return _poly_reduced(self.coef, s, degree)
+        return _hermite.polynomial_reduced_coefficients(self.coef, s, degree)
 
     def _reduced_derivative(self, s, degree):
-        return _poly_reduced(self._derivative_coef(), s, degree)
+        return _hermite.polynomial_reduced_coefficients(self._derivative_coef(), s, degree)
 
     @staticmethod
     def _times_powers(reduced, s):
@@ -1578,14 +1191,14 @@ class Polynomial(Activation):
         return out
 
     def hermite_coefficients(self, s, degree):
-        s = _as_scales(s)
+        s = as_scales(s)
         out = self._times_powers(self._reduced(s, degree), s)
-        return _require_finite(self, out, "the Hermite coefficients", s * s)
+        return require_finite(self, out, "the Hermite coefficients", s * s)
 
     def derivative_hermite_coefficients(self, s, degree):
-        s = _as_scales(s)
+        s = as_scales(s)
         out = self._times_powers(self._reduced_derivative(s, degree), s)
-        return _require_finite(self, out, "the derivative's Hermite coefficients", s * s)
+        return require_finite(self, out, "the derivative's Hermite coefficients", s * s)
 
     def _mehler(self, reduced_fn, q_xx, q_yy, q_xy):
         qxx, qyy, qxy = (np.asarray(x, dtype=np.float64) for x in (q_xx, q_yy, q_xy))
@@ -1600,7 +1213,7 @@ class Polynomial(Activation):
             for l in range(n, -1, -1):  # Horner in q_xy
                 out *= qxy
                 out += ax[..., l] * ay[..., l]
-        return _require_finite(self, out, "the dual kernel", qxx, qyy)
+        return require_finite(self, out, "the dual kernel", qxx, qyy)
 
     def dual(self, q_xx, q_yy, q_xy):
         return self._mehler(self._reduced, q_xx, q_yy, q_xy)
@@ -1628,31 +1241,11 @@ class Monomial(Polynomial):
     _param_names = ("degree",)
 
     def __init__(self, degree=1):
-        self.degree = _degree_param(
+        self.degree = degree_param(
             "Monomial", degree, _MAX_POLY_DEGREE, "the bound on the cost of the exact duals"
         )
         super().__init__([0.0] * self.degree + [1.0])
         self.homogeneity = self.degree
-
-
-def _hermite_reduced(n, s, degree):
-    """``A_l(s) = r_l(s) / s^l`` of ``h_n``, from the scaling identity
-    ``He_n(s x) = sum_k n! / (k! (n-2k)!) s^(n-2k) ((s^2 - 1)/2)^k He_(n-2k)(x)``:
-    ``A_(n-2k)(s) = sqrt(n!) / (k! sqrt((n-2k)!)) ((s^2 - 1)/2)^k``, one term per ``l``
-    (no cancellation, unlike the monomial expansion of ``h_n``)."""
-    out = np.zeros((s.shape[0], degree + 1))
-    half = 0.5 * (s - 1.0) * (s + 1.0)
-    log_half = np.log(np.abs(half), out=np.full(s.shape, -np.inf), where=half != 0)
-    for k in range(n // 2 + 1):
-        l = n - 2 * k
-        if l > degree:
-            continue
-        log_c = 0.5 * _hermite.log_factorial(n) - _hermite.log_factorial(k)
-        log_c -= 0.5 * _hermite.log_factorial(l)
-        with np.errstate(over="ignore"):  # an overflow is reported by the caller
-            power = np.exp(log_c + k * log_half) if k > 0 else np.full(s.shape, math.exp(log_c))
-        out[:, l] = np.where(half < 0, (-1.0) ** k, 1.0) * power
-    return out
 
 
 class Hermite(Polynomial):
@@ -1679,7 +1272,7 @@ class Hermite(Polynomial):
     _param_names = ("degree",)
 
     def __init__(self, degree=1):
-        self.degree = _degree_param(
+        self.degree = degree_param(
             "Hermite", degree, _MAX_POLY_DEGREE, "the bound on the cost of the exact duals"
         )
         coef = np.polynomial.hermite_e.herme2poly([0.0] * self.degree + [1.0])
@@ -1709,12 +1302,14 @@ class Hermite(Polynomial):
         return math.sqrt(self.degree) * self._recurrence(self.degree - 1, t)
 
     def _reduced(self, s, degree):
-        return _hermite_reduced(self.degree, s, degree)
+        return _hermite.hermite_reduced_coefficients(self.degree, s, degree)
 
     def _reduced_derivative(self, s, degree):
         if self.degree == 0:
             return np.zeros((s.shape[0], degree + 1))
-        return math.sqrt(self.degree) * _hermite_reduced(self.degree - 1, s, degree)
+        return math.sqrt(self.degree) * _hermite.hermite_reduced_coefficients(
+            self.degree - 1, s, degree
+        )
 
 
 # ----------------------------------------------------------------------------------------------
@@ -1840,7 +1435,7 @@ class Elu(Activation):
     _param_names = ("alpha",)
 
     def __init__(self, alpha=1.0):
-        self.alpha = _real_param("Elu", "alpha", alpha)
+        self.alpha = real_param("Elu", "alpha", alpha)
         self.continuous_derivative = self.alpha == 1.0
 
     def value(self, t):
@@ -1855,61 +1450,12 @@ class Elu(Activation):
         return 0.5 * (1.0 + self.alpha)
 
 
-def _callable_name(fn):
-    return getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or repr(fn)
-
-
 def _reject_activation_class(obj, where):
     """``TypeError`` for an :class:`Activation` subclass passed where an instance belongs."""
     if isinstance(obj, type) and issubclass(obj, Activation):
         raise TypeError(
             f"{where} got the class {obj.__name__}, not an activation: pass an instance, "
             f"e.g. {obj.__name__}()"
-        )
-
-
-def _probe(fn, role):
-    """Evaluate ``fn`` once on ``_PROBE_GRID`` and check the output (see CallableActivation)."""
-    name = _callable_name(fn)
-    grid = _PROBE_GRID.copy()
-    try:
-        with np.errstate(all="ignore"):
-            out = fn(grid)
-    except Exception as exc:
-        raise TypeError(
-            f"CallableActivation: {role} {name} failed on a float64 array of shape "
-            f"{grid.shape} ({type(exc).__name__}: {exc}); it must be a vectorized function "
-            "of a NumPy array, e.g. use np.tanh rather than math.tanh"
-        ) from exc
-    try:
-        out = np.asarray(out)
-    except Exception as exc:  # e.g. a ragged list
-        raise ValueError(
-            f"CallableActivation: {role} {name} returned {type(out).__name__}, which is not "
-            "an array of numbers"
-        ) from exc
-    if np.iscomplexobj(out):
-        raise ValueError(
-            f"CallableActivation: {role} {name} returns complex values; it must return "
-            "real numbers (take .real, or abs, yourself if that is what you mean)"
-        )
-    if out.dtype.kind not in "biuf":
-        raise ValueError(
-            f"CallableActivation: {role} {name} returns an array of dtype {out.dtype}; it "
-            "must return real numbers"
-        )
-    if out.shape != grid.shape:
-        raise ValueError(
-            f"CallableActivation: {role} {name} returns shape {out.shape} for an input of "
-            f"shape {grid.shape}; it must be elementwise (same shape as its input)"
-        )
-    bad = ~np.isfinite(out.astype(np.float64))
-    if np.any(bad):
-        i = int(np.argmax(bad))
-        raise ValueError(
-            f"CallableActivation: {role} {name} returns non-finite values on [-10, 10] "
-            f"({int(bad.sum())} of {grid.size} probe points, e.g. {out[i]!r} at t = "
-            f"{grid[i]:g}); an activation must be finite on the real line"
         )
 
 
@@ -1941,6 +1487,9 @@ class CallableActivation(Activation):
     """
 
     name = "callable"
+    _non_finite_cause = (
+        "is not finite (it overflows float64, or the callable returns NaN or inf there)"
+    )
 
     def __init__(self, fn, derivative=None):
         _reject_activation_class(fn, "CallableActivation")
@@ -1952,9 +1501,9 @@ class CallableActivation(Activation):
                 raise TypeError(
                     f"derivative must be callable or None, got {type(derivative).__name__}"
                 )
-        _probe(fn, "activation")
+        probe(fn, "activation")
         if derivative is not None:
-            _probe(derivative, "derivative")
+            probe(derivative, "derivative")
         self.fn = fn
         self.derivative_fn = derivative  # ``derivative`` is the pointwise method's name
         self.continuous_derivative = False  # unknown: sketches take the unbiased Monte Carlo

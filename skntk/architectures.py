@@ -25,13 +25,15 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from ._estimator import BIAS_STD, WEIGHT_STD, OddInteger, check_parameter
 from ._value_object import ValueObject
 from .activations import get_activation
-from .planning import inside_mask, plan_activation, shift
+from .planning import inside_mask, network_homogeneity, plan_activation, shift
 from .steps import LinearStep, PoolStep
 
 __all__ = [
     "KernelState",
+    "network_homogeneity",
     "Dense",
     "Conv",
     "Nonlinearity",
@@ -113,8 +115,13 @@ class Layer(ValueObject):
     * ``widths(phi, psi, want_ntk)``: the feature widths after it, for exact (non-random)
       layers.
 
-    The defaults describe a layer that changes nothing spatial.
+    ``scale_degree`` says how its output scales with its input: ``k`` when scaling the input
+    by ``c > 0`` scales the output by ``c^k``, ``None`` otherwise (see
+    :func:`network_homogeneity`). The defaults describe a linear layer that changes nothing
+    spatial.
     """
+
+    scale_degree = 1
 
     def output_shape(self, h, w):
         return h, w
@@ -126,8 +133,18 @@ class Layer(ValueObject):
         return phi, psi
 
 
+def _scales(weight_std, bias_std, caller):
+    """Validated ``(W, b)`` of a linear layer (the rules the estimators use too)."""
+    return (float(check_parameter(weight_std, "weight_std", WEIGHT_STD, caller)),
+            float(check_parameter(bias_std, "bias_std", BIAS_STD, caller)))
+
+
 class _Linear(Layer):
     """Shared rules of Dense (``filter_size = 1``) and Conv."""
+
+    @property
+    def scale_degree(self):
+        return 1 if self.bias_std == 0 else None
 
     def _window_sum(self, q):
         f, r = self.filter_size, self.filter_size // 2
@@ -188,8 +205,7 @@ class Dense(_Linear):
     filter_size = 1
 
     def __init__(self, weight_std=1.0, bias_std=0.0):
-        self.weight_std = float(weight_std)
-        self.bias_std = float(bias_std)
+        self.weight_std, self.bias_std = _scales(weight_std, bias_std, "Dense")
 
     def kernel(self, state):
         w2, b2 = self.weight_std**2, self.bias_std**2
@@ -222,11 +238,8 @@ class Conv(_Linear):
     _param_names = ("filter_size", "weight_std", "bias_std")
 
     def __init__(self, filter_size=3, weight_std=1.0, bias_std=0.0):
-        if filter_size < 1 or filter_size % 2 == 0:
-            raise ValueError(f"filter_size must be a positive odd integer, got {filter_size}")
-        self.filter_size = int(filter_size)
-        self.weight_std = float(weight_std)
-        self.bias_std = float(bias_std)
+        self.filter_size = int(check_parameter(filter_size, "filter_size", OddInteger(), "Conv"))
+        self.weight_std, self.bias_std = _scales(weight_std, bias_std, "Conv")
 
     def window_mean(self, q, spatial_pairs=True):
         """``(1/f^2) sum_delta q[..., p + delta, p' + delta]`` over the last four axes."""
@@ -269,6 +282,10 @@ class Nonlinearity(Layer):
 
     def __init__(self, activation):
         self.activation = get_activation(activation)
+
+    @property
+    def scale_degree(self):
+        return self.activation.homogeneity
 
     def kernel(self, state):
         if state.is_self:

@@ -64,6 +64,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._backend import asarray_like, get_namespace, is_numpy_namespace
+from ._estimator import BIAS_STD, WEIGHT_STD, check_parameter
 from .activations import Activation, get_activation
 from .architectures import AvgPool, Conv, Dense, GlobalAvgPool, Nonlinearity, fully_connected
 
@@ -142,14 +143,10 @@ def _to_namespace(a, xp, dtype, like):
 
 
 def _check_scalar(value, name):
-    if (
-        not isinstance(value, numbers.Real)
-        or isinstance(value, bool)
-        or not np.isfinite(value)
-        or value < 0
-    ):
-        raise ValueError(f"{name} must be a finite non-negative number, got {value!r}")
-    return float(value)
+    """``weight_std`` (> 0) or ``bias_std`` (>= 0), finite: the rules of every layer and
+    estimator (:mod:`skntk._estimator`)."""
+    rule = WEIGHT_STD if name.endswith("weight_std") else BIAS_STD
+    return float(check_parameter(value, name, rule, "the finite network"))
 
 
 def _check_activation(activation):
@@ -512,7 +509,7 @@ def mlp_apply(X, *, weights, activation="relu", weight_std=1.0, bias_std=0.0, la
     True
     """
     X, _, net = _prepare(X, None, weights, activation, weight_std, bias_std, layers)
-    return net.forward(X)[2]
+    return _finite(net.forward(X)[2], "mlp_apply")
 
 
 def empirical_ntk_cost(n_samples_X, n_samples_Y, layer_sizes, *, trace=False):
@@ -684,12 +681,25 @@ def empirical_ntk(X, Y=None, *, weights, activation="relu", weight_std=1.0, bias
     n2 = None if Y is None else Y.shape[0]
     method = _choose_method(method, X.shape[0], n2, net.sizes, bool(trace))
     fn = {"jacobian": _ntk_jacobian, "ntvp": _ntk_ntvp, "structured": _ntk_structured}[method]
-    return fn(net, X, Y, bool(trace))
+    return _finite(fn(net, X, Y, bool(trace)), "empirical_ntk")
 
 
 # ----------------------------------------------------------------------------------------------
 # The three algorithms
 # ----------------------------------------------------------------------------------------------
+
+
+def _finite(out, what):
+    """``out``, after checking it is finite: large inputs overflow the finite network's
+    float arithmetic (pre-activations grow like |x|, the NTK like |x|^2)."""
+    xp = get_namespace(out)
+    if not bool(xp.all(xp.isfinite(out))):
+        raise ValueError(
+            f"{what} produced non-finite values: the inputs (or weight_std) are too large for "
+            "the float arithmetic of the network (pre-activations grow like |x| and the NTK "
+            "like |x|^2 per layer); rescale X (e.g. StandardScaler)"
+        )
+    return out
 
 
 def _finish(net, out, n1, n2):
@@ -1000,7 +1010,7 @@ def empirical_ntk_features(X, *, weights, activation="relu", weight_std=1.0, bia
             raise ValueError(f"n_components must be a positive integer, got {n_components!r}")
         projection = _draw_projection(net.sizes, int(n_components), check_random_state(
             random_state))
-    return _features(net, X, projection)
+    return _finite(_features(net, X, projection), "empirical_ntk_features")
 
 
 # ----------------------------------------------------------------------------------------------
@@ -1126,8 +1136,8 @@ class FiniteWidthNTK(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
     _parameter_constraints: dict = {
         "widths": [list, tuple, Interval(numbers.Integral, 1, None, closed="left")],
         "activation": [str, Activation, callable],
-        "weight_std": [Interval(numbers.Real, 0, None, closed="left")],
-        "bias_std": [Interval(numbers.Real, 0, None, closed="left")],
+        "weight_std": [WEIGHT_STD],
+        "bias_std": [BIAS_STD],
         "n_outputs": [Interval(numbers.Integral, 1, None, closed="left")],
         "n_components": [None, Interval(numbers.Integral, 1, None, closed="left")],
         "method": [StrOptions({"auto", *METHODS})],
@@ -1208,7 +1218,7 @@ class FiniteWidthNTK(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
             self, X, accept_sparse=("csr", "csc"), dtype=(np.float64, np.float32), reset=False
         )
         X, _, net = self._network(X)
-        return _features(net, X, self.projection_)
+        return _finite(_features(net, X, self.projection_), type(self).__name__)
 
     def kernel(self, X, Y=None):
         """Output-averaged empirical NTK ``(1/k) sum_o Theta(x, y)[o, o]`` (no projection).
@@ -1237,7 +1247,7 @@ class FiniteWidthNTK(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         K = empirical_ntk(
             X, Y, weights=self.weights_, layers=self.layers_, method=self.method, trace=True,
         )
-        return K / self.layer_sizes_[-1]
+        return _finite(K / self.layer_sizes_[-1], type(self).__name__)
 
     @property
     def _n_features_out(self):

@@ -3,22 +3,57 @@
 These functions are the ground truth for every sketch and benchmark in skntk, and can be used
 directly, e.g. as ``SVC(kernel="precomputed")`` input. Conventions follow neural-tangents'
 ``stax`` (NTK parameterization); see :mod:`skntk.architectures` for the layer rules.
+
+Range of the inputs. Every output is checked: a kernel that is not finite raises a
+``ValueError`` naming the layer and activation where NaN or inf first appeared, never returns
+NaN. Scale is handled exactly where the network allows it:
+
+* a network whose activations are all homogeneous (``act(c t) = c^k act(t)``, ``c > 0``) and
+  whose biases are all zero satisfies ``K(a x, b y) = (a b)^E K(x, y)`` with ``E`` the product
+  of the degrees ``k`` (NNGP and NTK alike). Inputs far from unit scale are divided by a power
+  of two per row (per image), the kernel of the normalized inputs is computed and multiplied
+  back by ``2^(E (k_x + k_y))``: exact at any scale whose result float64 can hold, and a
+  ``ValueError`` naming the limit when it cannot;
+* any other network needs the covariances themselves: the Gram matrix is formed on rows
+  divided by a power of two and scaled back, and a covariance beyond the float range raises a
+  ``ValueError``;
+* a homogeneous activation whose pre-activation variances leave about ``[2^-500, 2^500]``
+  is evaluated on variances divided per input by a power of two, so products like
+  ``q_xx q_yy`` inside its dual cannot overflow or underflow.
+
+All of these rescalings are exact (powers of two) and run only when the data need them.
 """
 
-import numbers
+from functools import partial
 
 import numpy as np
 import scipy.sparse as sp
 from joblib import Parallel, delayed
-from sklearn.utils import check_array, gen_batches
+from sklearn.utils import gen_batches
 
-from .activations import get_activation
+# scikit-learn's error for bad parameters (a ValueError and a TypeError), as the estimators
+from sklearn.utils._param_validation import InvalidParameterError, StrOptions
+
+from ._estimator import OddInteger, check_parameter
+from ._kernel_inputs import (
+    check_feature_pair,
+    check_hyperparameters,
+    check_image_pair,
+    check_images,
+)
+
+# skntk.network_features imports _check_layers from here
+from ._kernel_inputs import check_layers as _check_layers
+from ._kernel_network import Network, all_finite, layer_peak
+from ._kernel_scaling import (
+    activation_kernel,
+    cross_exponents,
+    ldexp,
+    scale_inputs,
+    slice_exponents,
+)
 from .architectures import (
     MYRTLE_BLOCKS,
-    AvgPool,
-    Conv,
-    Dense,
-    GlobalAvgPool,
     KernelState,
     Nonlinearity,
     fully_connected,
@@ -26,32 +61,105 @@ from .architectures import (
     myrtle_network,
 )
 
-__all__ = ["kernel", "nngp_kernel", "ntk_kernel", "cnngp_kernel", "cntk_kernel", "ARCHITECTURES"]
+__all__ = [
+    "kernel",
+    "nngp_kernel",
+    "ntk_kernel",
+    "cnngp_kernel",
+    "cntk_kernel",
+    "check_images",
+    "ARCHITECTURES",
+]
 
 ARCHITECTURES = ("gap", "myrtle")
 # Bound on the number of float64 entries of one block's pair tensor (about 64 MB).
 _MAX_BLOCK_ENTRIES = 2**23
 # Entries of one fully connected row block: small enough for the core's cache.
 _FC_BLOCK_ENTRIES = 2**17
+# The Raises section of every kernel function's docstring (``{raises}`` in the source).
+_RAISES_DOC = """    Raises
+    ------
+    ValueError
+        For bad inputs; for bad parameters scikit-learn's ``InvalidParameterError`` (a
+        ``ValueError`` and a ``TypeError``), with the estimators' rules. Also when the kernel
+        cannot be represented: the message names the limit (inputs too large for float64 or
+        float32) or the layer and activation where NaN or inf first appeared.
+"""
 
 
-def _check_hyperparameters(depth, weight_std, bias_std, activation):
-    if not isinstance(depth, numbers.Integral) or isinstance(depth, bool) or depth < 1:
-        raise ValueError(f"depth must be an integer >= 1, got {depth!r}")
-    for name, value in (("weight_std", weight_std), ("bias_std", bias_std)):
-        if not isinstance(value, numbers.Real) or not np.isfinite(value) or value < 0:
-            raise ValueError(f"{name} must be a finite non-negative number, got {value!r}")
-    return get_activation(activation)
+def _shared_doc(fn):
+    """``fn`` with ``_RAISES_DOC`` in place of the ``{raises}`` line of its docstring."""
+    if fn.__doc__:  # None under python -OO
+        fn.__doc__ = fn.__doc__.replace("    {raises}\n", _RAISES_DOC)
+    return fn
 
 
-def _check_features(X, name, dtype=(np.float64, np.float32)):
-    return check_array(
-        X,
-        accept_sparse=("csr", "csc"),
-        dtype=dtype,
-        ensure_all_finite=True,
-        input_name=name,
-    )
+# ----------------------------------------------------------------------------------------------
+# The layer walk
+# ----------------------------------------------------------------------------------------------
+
+
+def _start_state(q, want_ntk, spatial, variances=None):
+    """The kernel state before the first layer (``T = 0``): a self state, or a cross state
+    given the ``(var_x, var_y)`` of each activation layer."""
+    is_self = variances is None
+    ntk = np.zeros_like(q) if want_ntk else None
+    return KernelState(q, ntk, spatial, is_self, [] if is_self else variances)
+
+
+def _pair_variances(var_x, var_y, si, sj):
+    """The self passes' variances of the inputs of the block ``[si, sj]``, per activation."""
+    return [(vx[si], vy[sj]) for vx, vy in zip(var_x, var_y, strict=True)]
+
+
+def _run(layers, state, exponents=None, net=None):
+    """Apply the layers in order.
+
+    ``exponents``: for cross states, one entry per ``Nonlinearity`` (see
+    :func:`skntk._kernel_scaling.activation_kernel`); None decides per state. With ``net`` (a
+    :class:`skntk._kernel_network.Network`) each layer's output is checked for finiteness and
+    a layer's own ``ValueError`` is re-raised naming the layer: the slow path that explains a
+    failure of the fast one.
+    """
+    steps = iter(exponents) if exponents is not None else None
+    # Floating-point warnings would only repeat what the finiteness checks report as errors.
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        for i, layer in enumerate(layers):
+            step = None
+            if isinstance(layer, Nonlinearity):
+                step = "auto" if steps is None else next(steps)
+            if net is None:
+                state = _layer_kernel(layer, state, step)
+                continue
+            peak = layer_peak(layer, state)
+            try:
+                state = _layer_kernel(layer, state, step)
+            except ValueError as exc:
+                raise ValueError(f"the {net.name} failed at {net.where(i, layer)}: {exc}") from exc
+            net.check_layer(i, layer, state, peak)
+    return state
+
+
+def _run_explained(layers, make_state, exponents, net, remake_state=None):
+    """:func:`_run` on ``make_state()``, the fast path. If a layer raises a ``ValueError``, the
+    walk is repeated on ``(remake_state or make_state)()`` with each layer checked (``net``),
+    so that the error names the layer."""
+    try:
+        return _run(layers, make_state(), exponents)
+    except ValueError:  # say which layer: run again, checking each layer
+        _run(layers, (remake_state or make_state)(), exponents, net=net)
+        raise
+
+
+def _layer_kernel(layer, state, step):
+    if isinstance(layer, Nonlinearity):
+        return activation_kernel(layer, state, step)
+    return layer.kernel(state)
+
+
+# ----------------------------------------------------------------------------------------------
+# Fully connected kernels
+# ----------------------------------------------------------------------------------------------
 
 
 def _gram(X, Y):
@@ -66,65 +174,93 @@ def _row_sq_norms(X):
     return np.einsum("ij,ij->i", X, X)
 
 
-def _run(layers, state):
-    for layer in layers:
-        state = layer.kernel(state)
-    return state
+def _mirror_strip(K, sl):
+    """Copy the strip ``K[sl, sl.start:]`` of a symmetric kernel into the lower triangle."""
+    K[sl.stop :, sl] = K[sl, sl.stop :].T
+    diag = K[sl, sl]
+    upper = np.triu(diag, 1)
+    diag[...] = upper + upper.T + np.diag(np.diag(diag))
 
 
-def _fc_kernels(X, Y, layers, want_ntk, n_jobs):
-    X = _check_features(X, "X")
-    symmetric = Y is None
-    Y = X if symmetric else _check_features(Y, "Y")
-    if X.shape[1] != Y.shape[1]:
-        raise ValueError(
-            f"X and Y must have the same number of features, got {X.shape[1]} and {Y.shape[1]}"
-        )
-    # float32 inputs are computed in float32 (the user asked for single precision), else float64
-    dtype = np.result_type(X.dtype, Y.dtype)
-    d = X.shape[1]
-
-    def self_pass(Z):
-        q = _row_sq_norms(Z).astype(np.float64) / d
-        state = KernelState(q, np.zeros_like(q) if want_ntk else None, 0, True, [])
-        return [v.astype(dtype) for v in _run(layers, state).variances]
-
-    var_x = self_pass(X)
-    var_y = var_x if symmetric else self_pass(Y)
-    K = _gram(X.astype(dtype, copy=False), Y.astype(dtype, copy=False))
-    K *= 1.0 / d
-
-    n1, n2 = K.shape
+def _fc_block_rows(layers, n2):
+    """Rows of one block of a fully connected kernel with ``n2`` columns."""
     # Duals without a closed form amortize their Hermite coefficients over large blocks.
     closed = all(
         getattr(layer, "activation", None) is None or layer.activation.has_closed_form_dual
         for layer in layers
     )
-    rows = max(1, (_FC_BLOCK_ENTRIES if closed else _MAX_BLOCK_ENTRIES) // max(n2, 1))
+    return max(1, (_FC_BLOCK_ENTRIES if closed else _MAX_BLOCK_ENTRIES) // max(n2, 1))
+
+
+def _fc_kernels(X, Y, layers, want_ntk, n_jobs):
+    net = Network(layers, want_ntk)
+    symmetric = Y is None
+    X, Y = check_feature_pair(X, Y)
+    # float32 inputs are computed in float32 (the user asked for single precision), else float64
+    dtype = np.result_type(X.dtype, Y.dtype)
+    d = X.shape[1]
+    # Rows far from unit scale are divided by 2^k (exact). A homogeneous network gets the scale
+    # back at the end, any other network right after forming the covariances.
+    Xs, Ys, kx, ky, mx, my = scale_inputs(net, X, None if symmetric else Y, dtype)
+    restore = net.degree is None
+
+    def self_pass(Z, k, m, name):
+        q = _row_sq_norms(Z).astype(np.float64) / d
+        if restore and k.any():
+            q_scaled, q = q, ldexp(q, 2 * k)
+            net.check_input(q, q_scaled, k, m, name, np.float64)
+        # O(n): always checked
+        variances = _run(layers, _start_state(q, want_ntk, 0), net=net).variances
+        return [net.check_cast(v, dtype, "pre-activation variances") for v in variances]
+
+    var_x = self_pass(Xs, kx, mx, "X")
+    var_y = var_x if symmetric else self_pass(Ys, ky, my, "Y")
+    exponents = cross_exponents(layers, var_x, var_y, dtype)
+
+    def initial_q(si=slice(None), sj=slice(None)):
+        xs, ys = (Xs, Ys) if si == sj == slice(None) else (Xs[si], Ys[sj])
+        q = _gram(xs.astype(dtype, copy=False), ys.astype(dtype, copy=False))
+        q *= 1.0 / d
+        if restore and (kx[si].any() or ky[sj].any()):
+            ldexp(q, kx[si][:, None] + ky[sj][None, :], out=q)
+        return q
+
+    K = initial_q()
+    n1, n2 = K.shape
+    rows = _fc_block_rows(layers, n2)
+
+    def cross_state(si, sj, q=None):
+        q = initial_q(si, sj) if q is None else q
+        return _start_state(q, want_ntk, 0, _pair_variances(var_x, var_y, si, sj))
 
     def block(sl):
         # symmetric: only the upper triangle (columns from the block's first row on)
         cols = slice(sl.start if symmetric else 0, n2)
-        q = K[sl, cols]
-        state = KernelState(
-            q,
-            np.zeros_like(q) if want_ntk else None,
-            0,
-            False,
-            [(vx[sl], vy[cols]) for vx, vy in zip(var_x, var_y, strict=True)],
-        )
-        out = _run(layers, state)
-        K[sl, cols] = out.ntk if want_ntk else out.nngp
+        steps = slice_exponents(exponents, sl, cols)
+        # a failed walk may have overwritten K[sl, cols]: the rerun starts from the inputs
+        fresh = partial(cross_state, sl, cols)
+        out = _run_explained(layers, partial(fresh, K[sl, cols]), steps, net, fresh)
+        result = out.ntk if want_ntk else out.nngp
+        if not all_finite(result):  # checked while in cache; located after the walk
+            failed.append(sl)
+        K[sl, cols] = result
         if symmetric:  # mirror this strip into the lower triangle (disjoint across blocks)
-            K[sl.stop :, sl] = K[sl, sl.stop :].T
-            diag = K[sl, sl]
-            upper = np.triu(diag, 1)
-            diag[...] = upper + upper.T + np.diag(np.diag(diag))
+            _mirror_strip(K, sl)
 
+    failed = []
     Parallel(n_jobs=n_jobs, prefer="threads")(delayed(block)(sl) for sl in gen_batches(n1, rows))
-    return K
+
+    def diagnose(i, j):
+        si, sj = slice(i, i + 1), slice(j, j + 1)
+        steps = slice_exponents(exponents, si, sj)
+        _run(layers, cross_state(si, sj), steps, net=net)
+
+    if failed:
+        net.check_output(K, diagnose)
+    return net.rescale(K, kx, ky, max(mx.max(initial=0.0), my.max(initial=0.0)))
 
 
+@_shared_doc
 def nngp_kernel(
     X, Y=None, *, depth=1, activation="relu", weight_std=1.0, bias_std=0.0, n_jobs=None
 ):
@@ -156,6 +292,8 @@ def nngp_kernel(
     K : ndarray of shape (n_samples_X, n_samples_Y)
         float32 when both inputs are float32, else float64 (computed in float64).
 
+    {raises}
+
     Examples
     --------
     >>> import numpy as np
@@ -168,13 +306,14 @@ def nngp_kernel(
     """
     layers = fully_connected(
         depth,
-        _check_hyperparameters(depth, weight_std, bias_std, activation),
+        check_hyperparameters(depth, weight_std, bias_std, activation, "nngp_kernel"),
         weight_std,
         bias_std,
     )
     return _fc_kernels(X, Y, layers, want_ntk=False, n_jobs=n_jobs)
 
 
+@_shared_doc
 def ntk_kernel(X, Y=None, *, depth=1, activation="relu", weight_std=1.0, bias_std=0.0, n_jobs=None):
     """Neural tangent kernel of a fully connected network of ``depth`` hidden layers.
 
@@ -192,6 +331,8 @@ def ntk_kernel(X, Y=None, *, depth=1, activation="relu", weight_std=1.0, bias_st
     -------
     K : ndarray of shape (n_samples_X, n_samples_Y)
 
+    {raises}
+
     Examples
     --------
     >>> import numpy as np
@@ -203,7 +344,7 @@ def ntk_kernel(X, Y=None, *, depth=1, activation="relu", weight_std=1.0, bias_st
     """
     layers = fully_connected(
         depth,
-        _check_hyperparameters(depth, weight_std, bias_std, activation),
+        check_hyperparameters(depth, weight_std, bias_std, activation, "ntk_kernel"),
         weight_std,
         bias_std,
     )
@@ -215,110 +356,93 @@ def ntk_kernel(X, Y=None, *, depth=1, activation="relu", weight_std=1.0, bias_st
 # ----------------------------------------------------------------------------------------------
 
 
-def check_images(X, image_shape, name="X"):
-    """Validate images: 4-D ``(n, H, W, C)`` or 2-D ``(n, H*W*C)`` with ``image_shape``.
-
-    Returns the images as a float 4-D array and the shape ``(H, W, C)``.
-    """
-    if sp.issparse(X):
-        raise TypeError(f"{name}: sparse images are not supported; pass a dense array")
-    arr = np.asarray(X)
-    if arr.dtype.kind not in "biuf":
-        try:
-            arr = arr.astype(np.float64)
-        except (TypeError, ValueError):
-            raise ValueError(f"{name} must contain numbers, got dtype {arr.dtype}") from None
-    if arr.ndim == 4:
-        if image_shape is not None and tuple(image_shape) != arr.shape[1:]:
-            raise ValueError(
-                f"image_shape={tuple(image_shape)} does not match {name}'s shape {arr.shape}"
-            )
-        image_shape = arr.shape[1:]
-    elif arr.ndim == 2:
-        if image_shape is None:
-            raise ValueError(
-                f"{name} is 2-D of shape {arr.shape}: pass image_shape=(H, W, C), or 4-D images"
-            )
-        image_shape = tuple(int(v) for v in image_shape)
-        if len(image_shape) != 3 or min(image_shape) < 1:
-            raise ValueError(f"image_shape must be three positive integers, got {image_shape}")
-        if np.prod(image_shape) != arr.shape[1]:
-            raise ValueError(
-                f"image_shape={image_shape} has {np.prod(image_shape)} values per image but "
-                f"{name} has {arr.shape[1]} columns"
-            )
-        arr = arr.reshape((arr.shape[0],) + image_shape)
-    else:
-        raise ValueError(
-            f"{name} must be 4-D (n, H, W, C) or 2-D (n, H*W*C), got {arr.ndim}-D array"
-        )
-    flat = check_array(
-        arr.reshape(arr.shape[0], -1), dtype=(np.float64, np.float32), input_name=name
-    )
-    return flat.reshape(arr.shape), tuple(image_shape)
-
-
-def _conv_layers(architecture, depth, activation, weight_std, bias_std, filter_size):
-    act = _check_hyperparameters(depth, weight_std, bias_std, activation)
-    if architecture not in ARCHITECTURES:
-        raise ValueError(f"architecture must be one of {ARCHITECTURES}, got {architecture!r}")
-    if not isinstance(filter_size, numbers.Integral) or filter_size < 1 or filter_size % 2 == 0:
-        raise ValueError(f"filter_size must be a positive odd integer, got {filter_size!r}")
+def _conv_layers(architecture, depth, activation, weight_std, bias_std, filter_size, caller):
+    act = check_hyperparameters(depth, weight_std, bias_std, activation, caller)
+    check_parameter(architecture, "architecture", StrOptions(set(ARCHITECTURES)), caller)
+    check_parameter(filter_size, "filter_size", OddInteger(), caller)
     if architecture == "myrtle":
         if depth not in MYRTLE_BLOCKS:
-            raise ValueError(f"myrtle depth must be one of {sorted(MYRTLE_BLOCKS)}, got {depth}")
+            raise InvalidParameterError(
+                f"myrtle depth must be one of {sorted(MYRTLE_BLOCKS)}, got {depth}"
+            )
         return myrtle_network(depth, act, weight_std, bias_std, filter_size)
     return gap_network(depth, act, weight_std, bias_std, filter_size)
 
 
-def _conv_kernels(X, Y, image_shape, layers, want_ntk, n_jobs):
-    X, shape_x = check_images(X, image_shape, "X")
-    symmetric = Y is None
-    if symmetric:
-        Y, shape_y = X, shape_x
-    else:
-        Y, shape_y = check_images(Y, image_shape if image_shape is not None else shape_x, "Y")
-    if shape_x != shape_y:
-        raise ValueError(f"X and Y images differ in shape: {shape_x} and {shape_y}")
-    dtype = np.result_type(X.dtype, Y.dtype)
-    h, w, c = shape_x
-    pair = (h * w) ** 2
+def _first_non_finite(variances):
+    """Index of the first input whose per-pixel variances (at any layer) hold NaN or inf."""
+    bad = np.zeros(len(variances[0]), bool)
+    for v in variances:
+        bad |= ~np.isfinite(v.reshape(len(v), -1)).all(axis=1)
+    return int(np.argmax(bad))
 
-    def self_pass(Z):
+
+def _conv_kernels(X, Y, image_shape, layers, want_ntk, n_jobs):
+    net = Network(layers, want_ntk)
+    symmetric = Y is None
+    X, Y, (h, w, c) = check_image_pair(X, Y, image_shape)
+    dtype = np.result_type(X.dtype, Y.dtype)
+    pair = (h * w) ** 2
+    # Images far from unit scale are divided by 2^k (exact), as rows in _fc_kernels; the walk
+    # runs in float64.
+    Xs, Ys, kx, ky, mx, my = scale_inputs(net, X, None if symmetric else Y, np.float64)
+    restore = net.degree is None
+
+    def self_state(Z, k, m, name, sl):
+        z = Z[sl].astype(np.float64)
+        q = np.einsum("ahwc,aijc->ahwij", z, z) / c
+        if restore and k[sl].any():
+            q_scaled = q.copy()
+            ldexp(q, 2 * k[sl].reshape(-1, 1, 1, 1, 1), out=q)
+            net.check_input(q, q_scaled, k[sl].reshape(-1, 1, 1, 1, 1), m, name, np.float64)
+        return _start_state(q, want_ntk, 2)
+
+    def self_pass(Z, k, m, name):
         out = []
         for sl in gen_batches(Z.shape[0], max(1, _MAX_BLOCK_ENTRIES // pair)):
-            z = Z[sl].astype(np.float64)
-            q = np.einsum("ahwc,aijc->ahwij", z, z) / c
-            state = KernelState(q, np.zeros_like(q) if want_ntk else None, 2, True, [])
-            out.append(_run(layers, state).variances)
+            state = _run_explained(layers, partial(self_state, Z, k, m, name, sl), None, net)
+            variances = state.variances
+            if not all(all_finite(v) for v in variances):  # name the layer for one input
+                i = sl.start + _first_non_finite(variances)
+                _run(layers, self_state(Z, k, m, name, slice(i, i + 1)), net=net)
+                raise ValueError(f"the {net.name} is not finite for {name}[{i}]")
+            out.append(variances)
         return [np.concatenate(v) for v in zip(*out, strict=True)]
 
-    var_x = self_pass(X)
-    var_y = var_x if symmetric else self_pass(Y)
+    var_x = self_pass(Xs, kx, mx, "X")
+    var_y = var_x if symmetric else self_pass(Ys, ky, my, "Y")
+    exponents = cross_exponents(layers, var_x, var_y, np.float64)
     n1, n2 = X.shape[0], Y.shape[0]
     K = np.empty((n1, n2))
     side = max(1, int(np.sqrt(_MAX_BLOCK_ENTRIES / pair)))
 
-    def block(si, sj):
-        x, y = X[si].astype(np.float64), Y[sj].astype(np.float64)
+    def cross_state(si, sj):
+        x, y = Xs[si].astype(np.float64), Ys[sj].astype(np.float64)
         q = np.einsum("ahwc,bijc->abhwij", x, y) / c
-        state = KernelState(
-            q,
-            np.zeros_like(q) if want_ntk else None,
-            2,
-            False,
-            [(vx[si], vy[sj]) for vx, vy in zip(var_x, var_y, strict=True)],
-        )
-        out = _run(layers, state)
+        if restore and (kx[si].any() or ky[sj].any()):
+            ldexp(q, (kx[si][:, None] + ky[sj][None, :]).reshape(q.shape[:2] + (1,) * 4), out=q)
+        return _start_state(q, want_ntk, 2, _pair_variances(var_x, var_y, si, sj))
+
+    def block(si, sj):
+        steps = slice_exponents(exponents, si, sj)
+        out = _run_explained(layers, lambda: cross_state(si, sj), steps, net)
         K[si, sj] = out.ntk if want_ntk else out.nngp
 
     Parallel(n_jobs=n_jobs, prefer="threads")(
         delayed(block)(si, sj) for si in gen_batches(n1, side) for sj in gen_batches(n2, side)
     )
-    return K.astype(dtype, copy=False)
+
+    def diagnose(i, j):
+        si, sj = slice(i, i + 1), slice(j, j + 1)
+        _run(layers, cross_state(si, sj), slice_exponents(exponents, si, sj), net=net)
+
+    net.check_output(K, diagnose)
+    K = net.rescale(K, kx, ky, max(mx.max(initial=0.0), my.max(initial=0.0)))
+    return net.check_cast(K, dtype)
 
 
-_CONV_DOC_PARAMS = """
+_CONV_DOC_PARAMS = (
+    """
     Parameters
     ----------
     X : array-like of shape (n_samples_X, H, W, C) or (n_samples_X, H*W*C)
@@ -343,7 +467,10 @@ _CONV_DOC_PARAMS = """
     Returns
     -------
     K : ndarray of shape (n_samples_X, n_samples_Y)
+
 """
+    + _RAISES_DOC
+)
 
 
 def cnngp_kernel(
@@ -359,7 +486,9 @@ def cnngp_kernel(
     filter_size=3,
     n_jobs=None,
 ):
-    layers = _conv_layers(architecture, depth, activation, weight_std, bias_std, filter_size)
+    layers = _conv_layers(
+        architecture, depth, activation, weight_std, bias_std, filter_size, "cnngp_kernel"
+    )
     return _conv_kernels(X, Y, image_shape, layers, want_ntk=False, n_jobs=n_jobs)
 
 
@@ -376,7 +505,9 @@ def cntk_kernel(
     filter_size=3,
     n_jobs=None,
 ):
-    layers = _conv_layers(architecture, depth, activation, weight_std, bias_std, filter_size)
+    layers = _conv_layers(
+        architecture, depth, activation, weight_std, bias_std, filter_size, "cntk_kernel"
+    )
     return _conv_kernels(X, Y, image_shape, layers, want_ntk=True, n_jobs=n_jobs)
 
 
@@ -417,43 +548,7 @@ cntk_kernel.__doc__ = (
 )
 
 
-_LAYER_TYPES = (Dense, Conv, Nonlinearity, AvgPool, GlobalAvgPool)
-
-
-def _check_layers(layers):
-    """The layer list as a list, and whether it is an image network (one with spatial layers).
-
-    An image network must reduce its pixels to one value per image pair with exactly one
-    ``GlobalAvgPool``, after which only ``Dense`` and ``Nonlinearity`` layers may follow.
-    """
-    if isinstance(layers, str | bytes) or not hasattr(layers, "__iter__"):
-        raise TypeError(f"layers must be a list of layer objects, got {type(layers).__name__}")
-    layers = list(layers)
-    if not layers:
-        raise ValueError("layers must contain at least one layer")
-    for i, layer in enumerate(layers):
-        if isinstance(layer, type):
-            raise TypeError(
-                f"layers[{i}] is the class {layer.__name__}; pass an instance, e.g. "
-                f"{layer.__name__}()"
-            )
-        if not isinstance(layer, _LAYER_TYPES):
-            names = ", ".join(t.__name__ for t in _LAYER_TYPES)
-            raise TypeError(f"layers[{i}] = {layer!r} is not a layer ({names})")
-    spatial = [i for i, layer in enumerate(layers) if isinstance(layer, Conv | AvgPool)]
-    pools = [i for i, layer in enumerate(layers) if isinstance(layer, GlobalAvgPool)]
-    if not spatial and not pools:
-        return layers, False
-    if len(pools) != 1:
-        raise ValueError(
-            "an image network (with Conv or AvgPool layers) needs exactly one GlobalAvgPool, "
-            f"got {len(pools)}"
-        )
-    if spatial and max(spatial) > pools[0]:
-        raise ValueError("Conv and AvgPool layers must come before the GlobalAvgPool")
-    return layers, True
-
-
+@_shared_doc
 def kernel(X, Y=None, *, layers, kind="ntk", image_shape=None, n_jobs=None):
     """Exact NNGP or NTK of any network described as a list of layers.
 
@@ -496,6 +591,8 @@ def kernel(X, Y=None, *, layers, kind="ntk", image_shape=None, n_jobs=None):
     -------
     K : ndarray of shape (n_samples_X, n_samples_Y)
 
+    {raises}
+
     Examples
     --------
     >>> import numpy as np
@@ -513,14 +610,13 @@ def kernel(X, Y=None, *, layers, kind="ntk", image_shape=None, n_jobs=None):
     >>> kernel(images, layers=net).shape
     (3, 3)
     """
-    if kind not in ("ntk", "nngp"):
-        raise ValueError(f"kind must be 'ntk' or 'nngp', got {kind!r}")
+    check_parameter(kind, "kind", StrOptions({"ntk", "nngp"}), "kernel")
     layers, images = _check_layers(layers)
     want_ntk = kind == "ntk"
     if images:
         return _conv_kernels(X, Y, image_shape, layers, want_ntk, n_jobs)
     if image_shape is not None:
-        raise ValueError("image_shape is only for networks with Conv or AvgPool layers")
+        raise InvalidParameterError("image_shape is only for networks with Conv or AvgPool layers")
     return _fc_kernels(X, Y, layers, want_ntk, n_jobs)
 
 
@@ -544,17 +640,12 @@ def fc_kernel_from_covariances(layers, q_xx, q_yy, q_xy, want_ntk):
     """
 
     def self_pass(q):
-        q = np.array(q, dtype=np.float64)
-        state = KernelState(q, np.zeros_like(q) if want_ntk else None, 0, True, [])
-        return _run(layers, state).variances
+        return _run(layers, _start_state(np.array(q, dtype=np.float64), want_ntk, 0)).variances
 
     q = np.array(q_xy, dtype=np.float64)
-    state = KernelState(
-        q,
-        np.zeros_like(q) if want_ntk else None,
-        0,
-        False,
-        list(zip(self_pass(q_xx), self_pass(q_yy), strict=True)),
-    )
-    out = _run(layers, state)
-    return out.ntk if want_ntk else out.nngp
+    variances = list(zip(self_pass(q_xx), self_pass(q_yy), strict=True))
+    out = _run(layers, _start_state(q, want_ntk, 0, variances))
+    K = out.ntk if want_ntk else out.nngp
+    if not all_finite(K):
+        raise ValueError(f"the {Network(layers, want_ntk).name} of these covariances is not finite")
+    return K

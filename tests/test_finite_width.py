@@ -545,6 +545,15 @@ def test_estimator_with_layers_clone_and_search():
 _W3 = init_mlp_weights(3, (4, 5), 1, random_state=0)  # three Dense layers
 
 
+def test_layer_scales_are_checked_when_the_layer_is_built():
+    """The layers validate their scales themselves (the rules every estimator uses), so a
+    bad layer never reaches a finite network."""
+    with pytest.raises(ValueError, match=r"weight_std.*\(0\.0, inf\)"):
+        Dense(-1.0)
+    with pytest.raises(ValueError, match=r"bias_std.*\[0\.0, inf\)"):
+        Dense(1.0, np.nan)
+
+
 @pytest.mark.parametrize(
     "layers, error, msg",
     [
@@ -570,10 +579,6 @@ _W3 = init_mlp_weights(3, (4, 5), 1, random_state=0)  # three Dense layers
          TypeError, r"layers\[1\] = 'relu' is not a Dense or Nonlinearity layer"),
         (fully_connected(1, "relu"), ValueError, r"layers has 2 Dense layer\(s\) but"),
         (fully_connected(3, "relu"), ValueError, r"layers has 4 Dense layer\(s\) but"),
-        ([Dense(-1.0), Nonlinearity("relu"), Dense(), Nonlinearity("relu"), Dense()],
-         ValueError, r"layers\[0\]\.weight_std must be a finite non-negative"),
-        ([Dense(), Nonlinearity("relu"), Dense(1.0, np.nan), Nonlinearity("relu"), Dense()],
-         ValueError, r"layers\[2\]\.bias_std must be a finite non-negative"),
         ([Dense(), Nonlinearity("normalized_gaussian"), Dense(), Nonlinearity("relu"), Dense()],
          ValueError, "pointwise"),
     ],

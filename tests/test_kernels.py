@@ -696,8 +696,9 @@ def test_fc_zero_rows_are_the_limit_of_small_rows(activation):
             K = fn(X, **kw)
             assert np.all(np.isfinite(K)), (fn.__name__, b, K)
             _assert_psd(K, (fn.__name__, activation))
-            np.testing.assert_allclose(K, fn(X_small, **kw), rtol=0,
-                                       atol=1e-5 * np.abs(K).max(), err_msg=fn.__name__)
+            np.testing.assert_allclose(
+                K, fn(X_small, **kw), rtol=0, atol=1e-5 * np.abs(K).max(), err_msg=fn.__name__
+            )
 
 
 def test_zero_rows_exact_values():
@@ -725,8 +726,13 @@ def test_conv_zero_images_are_the_limit_of_small_images(activation):
         K = fn(X, depth=2, activation=activation)
         assert np.all(np.isfinite(K)), (fn.__name__, K)
         _assert_psd(K, (fn.__name__, activation))
-        np.testing.assert_allclose(K, fn(X_small, depth=2, activation=activation), rtol=0,
-                                   atol=1e-5 * np.abs(K).max(), err_msg=fn.__name__)
+        np.testing.assert_allclose(
+            K,
+            fn(X_small, depth=2, activation=activation),
+            rtol=0,
+            atol=1e-5 * np.abs(K).max(),
+            err_msg=fn.__name__,
+        )
 
 
 @pytest.mark.parametrize("fn", [nngp_kernel, ntk_kernel])

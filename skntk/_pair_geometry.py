@@ -1,0 +1,79 @@
+"""Overflow-safe geometry of a Gaussian pair ``(u, v) ~ N(0, [[q_xx, q_xy], [q_xy, q_yy]])``.
+
+The closed-form duals of :mod:`skntk.activations` are written in the quantities computed here
+(scales, ``sqrt(q_xx) sqrt(q_yy)``, the correlation ``rho``, its sine and angle, and sums of
+non-negative terms in place of differences), so they neither overflow, underflow nor cancel
+for variances from 1e-300 to 1e300.
+"""
+
+import math
+
+import numpy as np
+
+
+def pow2_unit_factor(q):
+    """``2^(-k/2)`` with ``k`` even and ``q 2^-k`` in ``[0.5, 2)``, in the dtype of ``q``.
+
+    Multiplying by it is exact (a power of two), so products and differences of rescaled
+    variances round exactly as the unscaled ones would, without over- or underflowing.
+    """
+    q = np.asarray(q)
+    _, e = np.frexp(q)
+    k = e - (e & 1)
+    return np.ldexp(np.ones((), dtype=q.dtype), -(k // 2))
+
+
+def pair_geometry(q_xx, q_yy, q_xy, at_zero=0.0, angle=False):
+    """Scales, ``m = sqrt(q_xx) sqrt(q_yy)``, ``rho = cos t``, ``sin t`` (and ``t``) of a pair.
+
+    ``q_xx q_yy - q_xy^2`` is formed in exactly rescaled variables
+    (``q_xx 2^-k_x``, ``q_yy 2^-k_y``, ``q_xy 2^-(k_x+k_y)/2``): it neither over- nor
+    underflows for any finite variances, and it is exactly 0 for a pair of identical inputs
+    (``sin t = 0``), which a correlation computed as ``q_xy / (sqrt(q_xx) sqrt(q_yy))`` would
+    miss by ``1e-8``. Where an input has zero variance, ``rho = at_zero`` (``t = 0`` for
+    ``at_zero = 1``).
+
+    Returns
+    -------
+    sx, sy, m, rho, sin : float64 arrays (broadcast where they mix both inputs)
+    t : float64 array, only with ``angle=True``
+    """
+    q_xx, q_yy, q_xy = (np.asarray(a, dtype=np.float64) for a in (q_xx, q_yy, q_xy))
+    q_xx, q_yy = np.maximum(q_xx, 0.0), np.maximum(q_yy, 0.0)
+    fx, fy = pow2_unit_factor(q_xx), pow2_unit_factor(q_yy)
+    prod = (q_xx * fx * fx) * (q_yy * fy * fy)
+    c = q_xy * fx * fy
+    mm = np.sqrt(prod)
+    S = np.sqrt(np.maximum(prod - c * c, 0.0))
+    shape = np.broadcast_shapes(mm.shape, c.shape)
+    pos = mm > 0
+    rho = np.divide(c, mm, out=np.full(shape, at_zero), where=pos)
+    np.clip(rho, -1.0, 1.0, out=rho)
+    sin = np.divide(S, mm, out=np.full(shape, math.sqrt(1.0 - at_zero**2)), where=pos)
+    np.minimum(sin, 1.0, out=sin)
+    m = mm / fx / fy
+    out = (np.sqrt(q_xx), np.sqrt(q_yy), m, rho, sin)
+    return out + (np.arctan2(S, c),) if angle else out
+
+
+def sine(rho):
+    """``sqrt(1 - rho^2)`` as ``sqrt((1 - |rho|)(1 + |rho|))``: exact near ``|rho| = 1``."""
+    a = np.abs(rho)
+    return np.sqrt(np.maximum((1.0 - a) * (1.0 + a), 0.0))
+
+
+def cosine_gap(rho, sin, nu_x, gamma_x, nu_y):
+    """``w = sqrt(1 - rho^2 gamma_x^2 gamma_y^2)`` for ``gamma^2 + nu^2 = 1``, without cancellation.
+
+    ``1 - rho^2 g_x^2 g_y^2 = sin^2 + rho^2 (nu_x^2 + nu_y^2 g_x^2)`` (``sin^2 = 1 - rho^2``):
+    a sum of non-negative terms, evaluated with ``hypot`` so that tiny ``nu`` (large variances)
+    neither underflow nor lose digits. It is the ``sqrt(1 - r^2)`` of the arcsine-type closed
+    forms.
+    """
+    return np.hypot(sin, np.abs(rho) * np.hypot(nu_x, nu_y * gamma_x))
+
+
+def half_distance(q_xx, q_yy, q_xy, sign):
+    """``(q_xx + q_yy)/4 + sign q_xy / 2`` (``>= 0``), without overflow for finite inputs."""
+    q_xx, q_yy, q_xy = (np.asarray(x, dtype=np.float64) for x in (q_xx, q_yy, q_xy))
+    return np.maximum(0.25 * q_xx + 0.25 * q_yy + (0.5 * sign) * q_xy, 0.0)
