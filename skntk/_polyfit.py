@@ -4,17 +4,18 @@ the cosines of the data's pairs (used by the Taylor sketch and the Hermite deriv
 import numpy as np
 from scipy.optimize import nnls
 
+from ._subsample import subsample_rows
+
 __all__ = ["GRID", "cosine_distribution", "fit_nonnegative_polynomial"]
 
 GRID = np.linspace(-1.0, 1.0, 801)
 
 
 def cosine_distribution(X, max_rows=400, rng=None):
-    """Cosines ``rho`` between pairs of distinct rows of a subsample of ``X``."""
-    rng = np.random.default_rng(0) if rng is None else rng
-    n = X.shape[0]
-    idx = rng.choice(n, size=min(n, max_rows), replace=False)
-    sub = X[idx]
+    """Cosines ``rho`` between pairs of distinct rows of a subsample of ``X`` (drawn by
+    :func:`skntk._subsample.subsample_rows`: the same for any order of the rows)."""
+    rng = np.random.RandomState(0) if rng is None else rng
+    sub = subsample_rows(X, max_rows, rng)
     sub = sub.toarray() if hasattr(sub, "toarray") else np.asarray(sub, dtype=np.float64)
     norms = np.linalg.norm(sub, axis=1)
     sub = sub[norms > 0] / norms[norms > 0, None]

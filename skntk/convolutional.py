@@ -2,9 +2,17 @@
 
 import numbers
 
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import StrOptions
 
-from ._estimator import FeatureMapMixin, OddInteger, activation_constraint
+from ._estimator import (
+    BIAS_STD,
+    POSITIVE_INT,
+    WEIGHT_STD,
+    FeatureMapMixin,
+    Numbers,
+    OddInteger,
+    activation_constraint,
+)
 from .activations import get_activation
 from .architectures import gap_network, myrtle_network
 from .network_features import NetworkFeatureMap
@@ -100,6 +108,11 @@ class CNTKSketch(NetworkFeatureMap):
         Columns per Hermite degree of each activation layer.
     plan_ : NetworkPlan
         The fitted feature steps, one per layer (:class:`skntk.planning.NetworkPlan`).
+    strategies_ : list of str
+        Per activation layer: ``"hermite"``, or ``"monte_carlo"`` where the degree-``p``
+        Hermite series misses more than 2% of the activation's energy at the layer's
+        variances on the training data (unscaled images; see
+        :func:`skntk.planning.hermite_tails`).
     n_features_in_ : int
 
     Examples
@@ -115,14 +128,14 @@ class CNTKSketch(NetworkFeatureMap):
         **FeatureMapMixin._common_constraints,
         "image_shape": [tuple, list, None],
         "architecture": [StrOptions({"gap", "myrtle"})],
-        "depth": [Interval(numbers.Integral, 1, None, closed="left")],
+        "depth": [POSITIVE_INT],
         "activation": activation_constraint(),
         "kernel": [StrOptions({"ntk", "nngp"})],
-        "weight_std": [Interval(numbers.Real, 0, None, closed="left")],
-        "bias_std": [Interval(numbers.Real, 0, None, closed="left")],
+        "weight_std": [WEIGHT_STD],
+        "bias_std": [BIAS_STD],
         "filter_size": [OddInteger()],
-        "degree": [Interval(numbers.Integral, 1, None, closed="left")],
-        "internal_components": [Interval(numbers.Integral, 2, None, closed="left"),
+        "degree": [POSITIVE_INT],
+        "internal_components": [Numbers(numbers.Integral, 2, None, closed="left"),
                                 StrOptions({"auto"})],
     }
 

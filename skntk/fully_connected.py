@@ -7,9 +7,16 @@ layer-wise Hermite steps).
 
 import numbers
 
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import StrOptions
 
-from ._estimator import FeatureMapMixin, activation_constraint
+from ._estimator import (
+    BIAS_STD,
+    POSITIVE_INT,
+    WEIGHT_STD,
+    FeatureMapMixin,
+    Numbers,
+    activation_constraint,
+)
 from .activations import get_activation
 from .architectures import fully_connected
 from .network_features import NetworkFeatureMap
@@ -24,13 +31,13 @@ class _FullyConnectedSketch(NetworkFeatureMap):
 
     _parameter_constraints: dict = {
         **FeatureMapMixin._common_constraints,
-        "depth": [Interval(numbers.Integral, 1, None, closed="left")],
+        "depth": [POSITIVE_INT],
         "activation": activation_constraint(),
-        "weight_std": [Interval(numbers.Real, 0, None, closed="left")],
-        "bias_std": [Interval(numbers.Real, 0, None, closed="left")],
-        "degree": [Interval(numbers.Integral, 1, None, closed="left"), StrOptions({"auto"})],
+        "weight_std": [WEIGHT_STD],
+        "bias_std": [BIAS_STD],
+        "degree": [POSITIVE_INT, StrOptions({"auto"})],
         "method": [StrOptions({"auto", "taylor", "hermite"})],
-        "internal_components": [Interval(numbers.Integral, 2, None, closed="left"),
+        "internal_components": [Numbers(numbers.Integral, 2, None, closed="left"),
                                 StrOptions({"auto"})],
     }
 
@@ -112,8 +119,13 @@ _PARAMS_DOC = """
         degrees near the NTK's cusp at ``rho = 1``; others keep 8).
     method : {"auto", "taylor", "hermite"}, default="auto"
         ``"taylor"``: one-shot sketch, for homogeneous activations of degree 1 without bias;
-        cost independent of depth. ``"hermite"``: layer-wise, any activation, any bias.
-        ``"auto"``: Taylor when it applies, else Hermite.
+        cost independent of depth. ``"hermite"``: layer-wise Hermite/PolySketch steps, any
+        activation, any bias (warns, :class:`skntk.planning.TruncationWarning`, when the
+        degree-``p`` series misses much of an activation's energy at the data's scale).
+        ``"auto"``: Taylor when it applies, else layer-wise, each activation layer Hermite
+        unless its series misses more than 2% of ``E[act(u)^2]`` at the layer's variances
+        on the training data (e.g. ``sin`` or ``erf`` of unscaled inputs), then Monte Carlo
+        (:class:`skntk.steps.MonteCarloStep`); see ``strategies_``.
     internal_components : int or "auto", default="auto"
         Hermite method: columns of the intermediate layers' features ("auto":
         ``n_components``).
@@ -171,7 +183,9 @@ class NTKSketch(_FullyConnectedSketch):
     Attributes
     ----------
     method_ : str
-        The method used ("taylor" or "hermite").
+        The method used ("taylor" or "hermite", the layer-wise steps).
+    strategies_ : list of str
+        Per activation layer: ``"taylor"``, ``"hermite"`` or ``"monte_carlo"``.
     activation_ : Activation
     coefficients_ : ndarray of shape (degree + 1,)
         Taylor method: the fitted ``a_j``.
@@ -217,8 +231,8 @@ class NNGPSketch(_FullyConnectedSketch):
         + """
     Attributes
     ----------
-    method_, activation_, coefficients_, polynomial_error_, degree_, degree_dims_,
-    exact_degrees_, layer_dims_, plan_, n_features_in_
+    method_, strategies_, activation_, coefficients_, polynomial_error_, degree_,
+    degree_dims_, exact_degrees_, layer_dims_, plan_, n_features_in_
         As in :class:`NTKSketch`.
 
     Examples

@@ -5,12 +5,15 @@ import numbers
 import numpy as np
 from sklearn.base import _fit_context
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._estimator import FeatureMapMixin
+from ._estimator import POSITIVE_INT, FeatureMapMixin, Numbers
+from ._resources import check_resources
+from ._scaling import unit_scale
 from .kernels import _check_layers, check_images
-from .planning import Planner
+from .planning import Planner, network_homogeneity
+from .steps import HermiteStep, MonteCarloStep
 from .taylor_step import plan_taylor, taylor_degree, taylor_eligible
 
 __all__ = ["NeuralKernelFeatures"]
@@ -22,10 +25,13 @@ HERMITE_DEGREE = 8
 class NetworkFeatureMap(FeatureMapMixin):
     """Shared ``fit``/``transform`` of the estimators that sketch a layer list.
 
-    Subclasses say which network (``_network()``), and may set ``_leaf_cap`` and the rule for
-    ``internal_components="auto"``. ``fit`` validates the inputs (rows, or images with their
-    shape), plans every layer's feature step once (:class:`skntk.planning.Planner`) and keeps
-    the result in ``plan_``; ``transform`` applies it to bounded batches.
+    Subclasses say which network (``_network()``), and may set ``_leaf_cap``, the rule for
+    ``internal_components="auto"`` (``_internal_width``), and, as parameters or class
+    attributes, the activation steps' ``strategy`` and ``method`` ("hermite" when absent),
+    ``degree`` ("auto" when absent) and the Monte-Carlo strategy's ``leverage_sampling``.
+    ``fit`` validates the inputs (rows, or images with their shape), plans every layer's
+    feature step once (:class:`skntk.planning.Planner`) and keeps the result in ``plan_``;
+    ``transform`` applies it to bounded batches.
     """
 
     # PolySketch leaves CountSketch neighbourhood concatenations wider than this (images only)
@@ -99,24 +105,56 @@ class NetworkFeatureMap(FeatureMapMixin):
         want_ntk = self._want_ntk()
         rng = check_random_state(self.random_state)
         self.method_ = self._choose_method(layers)
+        if network_homogeneity(layers) is not None:  # plan at unit scale (see NetworkPlan)
+            X = unit_scale(X)
         if self.method_ == "taylor":
+            check_resources(type(self).__name__, layers, self.image_shape_, self.n_components,
+                            self.n_components, 32 if self.degree == "auto" else self.degree,
+                            want_ntk, monte_carlo=None)
             self.degree_ = (self.degree if self.degree != "auto"
-                            else taylor_degree(X, layers, want_ntk, self.n_components))
+                            else taylor_degree(X, layers, want_ntk, self.n_components,
+                                             rng=rng))
             self.plan_ = plan_taylor(layers, X, want_ntk=want_ntk,
                                      n_components=self.n_components, degree=self.degree_,
                                      rng=rng)
             return self
-        self.degree_ = self.degree if self.degree != "auto" else HERMITE_DEGREE
+        degree = getattr(self, "degree", "auto")  # NTKRandomFeatures has none
+        degree = degree if degree != "auto" else HERMITE_DEGREE
+        if hasattr(self, "degree"):
+            self.degree_ = degree
         h, w, _ = self.image_shape_
         spatial = h * w > 1
         self.internal_components_ = self._internal_width(spatial)
+        strategy = self._strategy()
+        check_resources(type(self).__name__, layers, self.image_shape_, self.n_components,
+                        self.internal_components_, degree, want_ntk,
+                        monte_carlo=strategy != "hermite")
         self.plan_ = Planner(
             layers, X, self.image_shape_, want_ntk=want_ntk,
             n_components=self.n_components, internal_components=self.internal_components_,
-            degree=self.degree_, rng=rng, leaf_cap=self._leaf_cap if spatial else None,
-            strategy=getattr(self, "strategy", "hermite"),
+            degree=degree, rng=rng, leaf_cap=self._leaf_cap if spatial else None,
+            strategy=strategy,
+            leverage=getattr(self, "leverage_sampling", False),
         ).plan()
         return self
+
+    def _strategy(self):
+        """The activation layers' strategy: the estimator's ``strategy``, else ``"hermite"``
+        for an explicit ``method="hermite"`` (which then warns in a bad regime) and ``"auto"``
+        (Hermite, or Monte Carlo where the series misses too much) otherwise."""
+        if hasattr(self, "strategy"):
+            return self.strategy
+        return "hermite" if getattr(self, "method", "auto") == "hermite" else "auto"
+
+    @property
+    def strategies_(self):
+        """How each activation layer is sketched: ``"hermite"``, ``"monte_carlo"``, or
+        ``"taylor"`` (every layer, fused) for ``method_="taylor"``."""
+        check_is_fitted(self)
+        if self.method_ == "taylor":
+            return ["taylor"] * sum(hasattr(la, "activation") for la in self.plan_.layers)
+        return [("monte_carlo" if isinstance(step, MonteCarloStep) else "hermite")
+                for step in self.plan_.steps if isinstance(step, HermiteStep)]
 
     def _choose_method(self, layers):
         method = getattr(self, "method", "hermite")
@@ -151,6 +189,12 @@ class NetworkFeatureMap(FeatureMapMixin):
 
     def _transform_batch(self, X):
         return self.plan_.transform(X)
+
+    def _nonfinite_message(self, X):
+        where = self.plan_.locate_nonfinite(X)
+        return (f"{type(self).__name__} produced non-finite features: {where}. The input "
+                "(or weight_std) is too large for float64 at this depth; rescale X (e.g. "
+                "StandardScaler or divide by its largest absolute value)")
 
     def _batch_rows(self):
         if self.batch_size != "auto":
@@ -201,13 +245,17 @@ class NeuralKernelFeatures(NetworkFeatureMap):
         and degree-1 homogeneous activations (:mod:`skntk.taylor_step`; cost independent of
         depth). ``"hermite"``: the layer-wise steps, for any network. ``"auto"``: Taylor when
         the network is eligible.
-    strategy : {"hermite", "monte_carlo"}, default="hermite"
+    strategy : {"auto", "hermite", "monte_carlo"}, default="auto"
         How the layer-wise method sketches activation layers: ``"hermite"``, truncated
         Hermite series with PolySketches (:class:`skntk.steps.HermiteStep`);
         ``"monte_carlo"``, Gaussian random features centred on their exact means
         (:class:`skntk.steps.MonteCarloStep`): no truncation, so robust for activations whose
         Hermite series converges slowly at the data's scale (e.g. ``sin`` of unnormalized
-        inputs), but a dense projection per layer.
+        inputs), but a dense projection per layer. ``"auto"``: per layer, Hermite unless its
+        series misses more than 2% of ``E[act(u)^2]`` (20% of ``E[act'(u)^2]``) at the
+        layer's 90th-percentile variance on the training data
+        (:func:`skntk.planning.hermite_tails`); the choice is in ``strategies_``. An explicit
+        ``"hermite"`` in that regime warns (:class:`skntk.planning.TruncationWarning`).
     internal_components : int or "auto", default="auto"
         NNGP (and NTK tensor) columns of intermediate activation layers. ``"auto"``:
         ``n_components`` for fully connected networks, ``max(128, n_components // 16)`` per
@@ -230,6 +278,8 @@ class NeuralKernelFeatures(NetworkFeatureMap):
     image_shape_ : tuple (H, W, C)
         ``(1, 1, n_features)`` for fully connected networks.
     internal_components_ : int
+    strategies_ : list of str
+        Per activation layer: ``"hermite"``, ``"monte_carlo"`` or ``"taylor"``.
     n_features_in_ : int
 
     Examples
@@ -251,15 +301,15 @@ class NeuralKernelFeatures(NetworkFeatureMap):
         "layers": [list, tuple],
         "kernel": [StrOptions({"ntk", "nngp"})],
         "image_shape": [tuple, list, None],
-        "degree": [Interval(numbers.Integral, 1, None, closed="left"), StrOptions({"auto"})],
+        "degree": [POSITIVE_INT, StrOptions({"auto"})],
         "method": [StrOptions({"auto", "taylor", "hermite"})],
-        "strategy": [StrOptions({"hermite", "monte_carlo"})],
-        "internal_components": [Interval(numbers.Integral, 2, None, closed="left"),
+        "strategy": [StrOptions({"auto", "hermite", "monte_carlo"})],
+        "internal_components": [Numbers(numbers.Integral, 2, None, closed="left"),
                                 StrOptions({"auto"})],
     }
 
     def __init__(self, layers, *, kernel="ntk", n_components=1024, image_shape=None,
-                 degree="auto", method="auto", strategy="hermite", internal_components="auto",
+                 degree="auto", method="auto", strategy="auto", internal_components="auto",
                  random_state=None, batch_size="auto", n_jobs=None, verbose=0):
         self.layers = layers
         self.kernel = kernel

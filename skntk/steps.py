@@ -493,17 +493,51 @@ class HermiteStep:
 
 @dataclass(frozen=True)
 class MonteCarloStep(HermiteStep):
-    """Activation layer, Monte-Carlo strategy (any activation with a pointwise form).
+    r"""Activation layer, Monte-Carlo strategy (any activation with a pointwise form).
 
-    With ``z = s (u G)`` (``G`` Gaussian, ``m`` columns, ``s`` the exact scale):
-    ``phi <- [r_0(s), (act(z) - r_0(s)) / sqrt(m)]``, unbiased for ``E[act(u) act(v)]`` given
-    ``u`` (the exact mean column carries ``r_0(s) r_0(s')``; centring the random part on it
-    removes most of its variance), and for the NTK the derivative's rest
-    ``(act'(z) - r'_0(s)) / sqrt(m)`` from the same ``z``, tensor-sketched with ``psi`` as in
-    :class:`HermiteStep`. No Hermite truncation: robust for activations whose Hermite series
-    converges slowly at the data's scale (``sin`` of unnormalized inputs), at a cost of
-    ``D m`` per row (a dense projection). ``dims``, ``exact``, ``poly`` and ``common`` are
-    unused.
+    With ``u = phi / |phi|`` (``D`` entries), the exact scale ``s = sqrt(q)`` of the layer's
+    per-input variance and Gaussian directions ``G = [g_1, ..., g_m']`` (``D x m'``), the
+    projections ``z = s (u G)`` are, given ``u``, Gaussian pairs with the exact variances and
+    the sketched cosine. The first ``m = widths[0] - 1`` columns give the values,
+
+    .. math::
+
+        \phi \leftarrow \big[\mu(s),\ (w_j\, act(z_j) - \mu(s)) / \sqrt{m}\big]_{j \le m},
+
+    unbiased for ``E[act(u) act(v)]`` given ``u``: the exact conditional mean ``mu`` is one
+    column (``mu mu'`` is the common mode) and centring the random part on it removes most of
+    its variance. For the NTK, all ``m'`` columns give the derivative's rest
+    ``(act'(z) - r'_0(s)) / sqrt(m')``, tensor-sketched with ``psi`` after the ``r'_0`` split
+    (``psi <- [r'_0(s) S(psi), TensorSRHT(psi, rest)]``, ``S`` the identity or a
+    :class:`PartialCompress`, as in :class:`HermiteStep`); without the split (few tensor
+    columns) ``psi <- TensorSRHT(psi, [r'_0(s), rest over the first m columns])``.
+
+    Plain sampling: ``g_j ~ N(0, I_D)``, ``w_j = 1`` and ``mu(s) = r_0(s) = E[act(s g)]``
+    (the planner stratifies the components of ``G`` along the rows' common directions, which
+    keeps every column exactly ``N(0, I_D)``; see :func:`skntk.planning.plan_monte_carlo`).
+    **Leverage sampling** (activations homogeneous of degree 1): ``g_j`` has the density
+    ``p(w) = |w|^2 N(w; 0, I_D) / D`` (:func:`skntk.random_features.sample_leverage_gaussian`)
+    and the importance weight ``w_j = sqrt(D) / |g_j|`` keeps the values unbiased
+    (``E_N[f] = E_p[f D / |w|^2]``); by homogeneity ``w_j act(z_j) = s sqrt(D)
+    act(u g_j / |g_j|)``, a function of the uniform direction only, whose mean is
+    ``mu(s) = r_0(s) sqrt(D) / E|g|`` with ``E|g| = sqrt(2) Gamma((D + 1)/2) / Gamma(D/2)``
+    (``mean_factor``). The derivative is homogeneous of degree 0: no weight, mean ``r'_0``.
+
+    No Hermite truncation: robust for activations whose Hermite series converges slowly at
+    the data's scale (``sin`` of unnormalized inputs), at a cost of ``D m'`` per row (a dense
+    projection). ``dims``, ``exact``, ``poly`` and ``common`` are unused.
+
+    Attributes
+    ----------
+    mc_derivative : ndarray of shape (D, m')
+        ``G``: its first ``m`` columns serve the values, all of them the derivative (stored
+        in the dtype of the training data).
+    value_weights : ndarray of shape (m,) or None
+        Leverage sampling: the importance weights ``w_j = sqrt(D) / |g_j|``.
+    mean_factor : float
+        ``mu(s) / r_0(s)``: 1, or ``sqrt(D) / E|g|`` with leverage sampling.
+
+    The other fields are :class:`HermiteStep`'s.
 
     Examples
     --------
@@ -517,6 +551,9 @@ class MonteCarloStep(HermiteStep):
     ('MonteCarloStep', (20, 128))
     """
 
+    value_weights: np.ndarray | None = None
+    mean_factor: float = 1.0
+
     def _coefficients(self, q, want_ntk):
         s = np.sqrt(np.maximum(q, 0.0))
         out = [self.activation.hermite_coefficients(s, 0)]
@@ -525,10 +562,22 @@ class MonteCarloStep(HermiteStep):
         return out
 
     def _phi(self, U, coefs, z, like, xp):
-        mean = _on(coefs[0][:, :1], like)
-        rest = self._pointwise(self.activation.value, z, like) - mean
-        rest = rest * _scalar(1.0 / math.sqrt(z.shape[1]), like)
+        m = self.widths[0] - 1
+        mean = _on(coefs[0][:, :1] * self.mean_factor, like)
+        values = self._pointwise(self.activation.value, z[:, :m], like)
+        if self.value_weights is not None:
+            values = values * _on(self.value_weights[None, :], like)
+        rest = (values - mean) * _scalar(1.0 / math.sqrt(m), like)
         return _hcat([mean, rest], xp), None
+
+    def _tensor(self, psi, z, blocks, coef, like, xp):
+        if self.split:
+            return super()._tensor(psi, z, blocks, coef, like, xp)
+        m = self.widths[0] - 1  # without the split, dphi = [r'_0, rest] has widths[0] columns
+        mean = _on(coef[:, :1], like)
+        rest = self._pointwise(self.activation.derivative, z[:, :m], like) - mean
+        dphi = _hcat([mean, rest * _scalar(1.0 / math.sqrt(m), like)], xp)
+        return self.tensor.transform(_dense(psi), dphi)
 
 
 def weighted_blocks(blocks, coef, xp):

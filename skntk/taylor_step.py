@@ -17,6 +17,7 @@ import scipy.sparse as sp
 
 from ._backend import asarray_like, get_namespace, to_numpy
 from ._estimator import allocate_with_overhead
+from ._subsample import subsample_rows
 from ._taylor import cosine_distribution, fit_dot_product_polynomial, normalized_kernel
 from .architectures import Dense, Nonlinearity
 from .planning import NetworkPlan
@@ -142,12 +143,12 @@ def _square_features(U, xp):
     return xp.take(U, iu, axis=1) * xp.take(U, ju, axis=1) * w
 
 
-def _host_rows(X, max_rows):
-    sub = X[:max_rows]
+def _host_rows(X, max_rows, rng):
+    sub = subsample_rows(X, max_rows, rng)
     return sub.toarray() if sp.issparse(sub) else np.asarray(to_numpy(sub), dtype=np.float64)
 
 
-def taylor_degree(X, layers, want_ntk, n_components, max_rows=300):
+def taylor_degree(X, layers, want_ntk, n_components, max_rows=300, rng=None):
     """The smallest degree of :data:`TAYLOR_DEGREES` whose polynomial's bias is small
     against the sketch's noise.
 
@@ -169,7 +170,7 @@ def taylor_degree(X, layers, want_ntk, n_components, max_rows=300):
     >>> taylor_degree(gauss, net, True, 8192), taylor_degree(digits, net, True, 8192)
     (8, 32)
     """
-    sub = _host_rows(X, max_rows)
+    sub = _host_rows(X, max_rows, np.random.RandomState(0) if rng is None else rng)
     norms = np.linalg.norm(sub, axis=1)
     sub, norms = sub[norms > 0], norms[norms > 0]
     if len(sub) < 3:
@@ -188,9 +189,9 @@ def taylor_degree(X, layers, want_ntk, n_components, max_rows=300):
     return TAYLOR_DEGREES[-1]
 
 
-def _unit_row_mean(X, max_rows=5000):
+def _unit_row_mean(X, rng, max_rows=5000):
     """Mean of the unit-normalized rows of (a subsample of) ``X``."""
-    sub = _host_rows(X, max_rows)
+    sub = _host_rows(X, max_rows, rng)
     norms = np.linalg.norm(sub, axis=1)
     keep = norms > 0
     if not keep.any():
@@ -225,11 +226,11 @@ def plan_taylor(layers, X, *, want_ntk, n_components, degree, rng):
     d = X.shape[1]
     p = degree
     width = max(int(n_components), 2)
-    coef, err = fit_dot_product_polynomial(layers, p, want_ntk, cosine_distribution(X))
+    coef, err = fit_dot_product_polynomial(layers, p, want_ntk, cosine_distribution(X, rng=rng))
     weights = coef[1:] * np.sqrt(np.arange(1, p + 1))
     exact = [d, d * (d + 1) // 2] + [None] * (p - 2)
     budget = width - 1
-    mean = _unit_row_mean(X)
+    mean = _unit_row_mean(X, rng)
     use_mean = np.linalg.norm(mean) >= _MEAN_DIRECTION_MIN and budget >= 2 * p
     mean = mean / np.linalg.norm(mean) if use_mean else None
     dims, is_exact, padding = allocate_with_overhead(

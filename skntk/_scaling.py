@@ -1,0 +1,80 @@
+"""Exact power-of-two row scaling, for feature maps that are homogeneous in their input.
+
+For a network with ``f(c x) = c^k f(x)`` (:func:`skntk.architectures.network_homogeneity`),
+each row is divided by ``2^e`` (``e`` the exponent of its largest entry) before the
+features are computed and the features are multiplied by ``2^(k e)`` after. Powers of two
+scale floating-point numbers exactly, so nothing changes for ordinary data, while rows at
+1e-300 or 1e300 no longer underflow or overflow on the way (squared norms, variances).
+"""
+
+import numpy as np
+import scipy.sparse as sp
+
+from ._backend import asarray_like, get_namespace, to_numpy
+
+__all__ = ["unit_scale", "unit_scale_rows", "rescale_rows"]
+
+
+def unit_scale_rows(X):
+    """``(X / 2^e, e)`` with per-row exponents ``e`` (int array; 0 for zero rows), so that
+    every nonzero row's largest absolute entry lies in [0.5, 1)."""
+    peak = _row_peak(X)
+    _, e = np.frexp(peak)
+    e = np.where(peak > 0, e, 0)
+    return _scale(X, np.ldexp(1.0, -e)), e
+
+
+def unit_scale(X):
+    """``X / 2^E`` with one exponent ``E`` for all rows, so that the largest absolute entry
+    lies in [0.5, 1): the relative scales of the rows are kept (``fit`` plans on them), and
+    nothing changes but the exponent, exactly."""
+    peak = float(np.max(_row_peak(X), initial=0.0))
+    if peak == 0.0:
+        return X
+    _, e = np.frexp(peak)
+    return _scale(X, np.full(X.shape[0], np.ldexp(1.0, -int(e))))
+
+
+def rescale_rows(Z, e, degree, what="features"):
+    """``Z * 2^(degree e)`` per row; a ValueError naming the limit when that overflows."""
+    if isinstance(Z, np.ndarray) and not np.any(e):
+        return Z
+    factors = np.exp2(np.asarray(e, dtype=np.float64) * degree)
+    dtype = Z.dtype
+    limit = float(np.finfo(dtype if isinstance(Z, np.ndarray) else np.float64).max)
+    peak = _row_peak(Z)
+    with np.errstate(over="ignore"):
+        too_big = peak * factors > limit
+    if np.any(too_big):
+        raise ValueError(
+            f"the {what} of {int(too_big.sum())} input row(s) exceed the largest {dtype} "
+            f"value ({limit:.3e}): the network scales as |x|^{degree}, so rows with entries "
+            f"up to {np.exp2(np.max(e[too_big])):.3e} are too large; rescale X"
+        )
+    return _scale(Z, factors)
+
+
+def _row_peak(Z):
+    if sp.issparse(Z):
+        return np.asarray(abs(sp.csr_matrix(Z)).max(axis=1).todense(),
+                          dtype=np.float64).ravel()
+    if isinstance(Z, np.ndarray):
+        return np.abs(Z).max(axis=1).astype(np.float64) if Z.shape[1] else np.zeros(len(Z))
+    xp = get_namespace(Z)
+    return to_numpy(xp.max(xp.abs(Z), axis=1)).astype(np.float64)
+
+
+def _scale(X, factors):
+    info = np.finfo(np.float32)
+    host = isinstance(X, np.ndarray) or sp.issparse(X)
+    if host and X.dtype == np.float32 and np.any((factors > 2.0**126) | (factors < info.tiny)):
+        # the factor itself is outside float32's normal range: multiply in float64
+        if sp.issparse(X):
+            return (sp.diags(factors) @ X.astype(np.float64)).astype(np.float32)
+        if isinstance(X, np.ndarray):
+            return (X.astype(np.float64) * factors[:, None]).astype(np.float32)
+    if sp.issparse(X):
+        return sp.diags(factors.astype(X.dtype)) @ X
+    if isinstance(X, np.ndarray):
+        return X * factors.astype(X.dtype)[:, None]
+    return X * asarray_like(factors[:, None], X, dtype=X.dtype)

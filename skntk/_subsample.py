@@ -1,0 +1,86 @@
+"""Training subsamples that do not depend on the order of the rows.
+
+``fit`` estimates a few things from a subsample (typical variances, the data's mean
+directions, the cosines a polynomial is fitted on). Taking the first rows would make the
+result depend on the order of the training set (data sorted by class gives a subsample of one
+class). Instead, every row gets a pseudo-random key computed from its *content* and the random
+state, and the subsample is the rows of smallest key, in key order: a uniform random
+subsample, the same for any permutation of the rows.
+"""
+
+import numpy as np
+import scipy.sparse as sp
+
+__all__ = ["subsample_rows"]
+
+_CHUNK = 4096  # rows hashed at once (bounds the integer temporary)
+_MASK = np.uint64(0xFFFFFFFFFFFFFFFF)
+
+
+def subsample_rows(X, max_rows, rng):
+    """At most ``max_rows`` rows of ``X`` chosen by content keys drawn from ``rng``.
+
+    Parameters
+    ----------
+    X : ndarray or sparse matrix of shape (n, d)
+    max_rows : int
+    rng : RandomState
+        Seeds the keys (one draw).
+
+    Returns
+    -------
+    rows : same type as ``X``, shape (min(n, max_rows), d)
+        Rows of ``X`` in increasing key order; a permutation of ``X``'s rows gives the same
+        result.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> X = np.arange(20.0).reshape(10, 2)
+    >>> a = subsample_rows(X, 3, np.random.RandomState(0))
+    >>> b = subsample_rows(X[::-1], 3, np.random.RandomState(0))
+    >>> a.shape, bool(np.array_equal(a, b))
+    ((3, 2), True)
+    """
+    keys = row_keys(X, np.random.RandomState(rng.randint(0, 2**31 - 1)))
+    order = np.lexsort((np.arange(len(keys)), keys))[:max_rows]
+    return X[order]
+
+
+def row_keys(X, rng):
+    """Pseudo-random 64-bit keys of the rows of ``X``: a random odd multiplier per column
+    times the bits of each value, summed with wrap-around (exact, so independent of where the
+    row sits) and mixed (splitmix64 finalizer)."""
+    d = X.shape[1]
+    mult = rng.randint(0, 2**62, size=d, dtype=np.int64).astype(np.uint64) * 2 + 1
+    if sp.issparse(X):
+        X = sp.csr_matrix(X)
+        bits = _value_bits(X.data) * mult[X.indices]
+        sums = np.zeros(X.shape[0], dtype=np.uint64)
+        nonempty = np.diff(X.indptr) > 0
+        if bits.size:
+            sums[nonempty] = np.add.reduceat(bits, X.indptr[:-1][nonempty])
+    else:
+        X = np.asarray(X)
+        sums = np.empty(X.shape[0], dtype=np.uint64)
+        for start in range(0, X.shape[0], _CHUNK):
+            block = _value_bits(X[start:start + _CHUNK])
+            sums[start:start + _CHUNK] = np.sum(block * mult, axis=1, dtype=np.uint64)
+    return _mix(sums)
+
+
+def _value_bits(a):
+    """The bit patterns of the values as uint64 (``+0.0`` and ``-0.0`` alike)."""
+    a = np.ascontiguousarray(a)
+    a = a + a.dtype.type(0) if a.dtype.kind == "f" else a  # -0.0 + 0.0 = +0.0
+    width = a.dtype.itemsize
+    if width == 8:
+        return a.view(np.uint64)
+    return a.view({4: np.uint32, 2: np.uint16, 1: np.uint8}[width]).astype(np.uint64)
+
+
+def _mix(z):
+    with np.errstate(over="ignore"):
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9) & _MASK
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB) & _MASK
+        return z ^ (z >> np.uint64(31))
