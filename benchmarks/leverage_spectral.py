@@ -10,17 +10,15 @@ table reports its median over seeds against ``n_components``, for plain Gaussian
 for leverage-score sampling (``leverage_sampling=True``), with ``lam`` in
 ``{1e-3, 1e-2, 1e-1} x trace(K)/n``, on n = 500 digits (8x8, raw pixels).
 
-Run: ``python benchmarks/leverage_spectral.py [--quick] [--depth D] [--kernel nngp]
-[--tensor-weight C]`` (``--kernel nngp`` isolates the order-1 features, the only ones leverage
-sampling reweights; ``--tensor-weight`` overrides the weight of the tensor blocks in the column
-split, default 1.0).
+Run: ``python benchmarks/leverage_spectral.py [--quick] [--depth D] [--kernel nngp]``
+(``--kernel nngp`` isolates the value features, the only ones leverage sampling reweights).
 
-Since the features are centred on their exact conditional means, the common mode is exact and
-leverage sampling changes little. The spectral error at small ``lam`` lives in the
-small-eigenvalue directions, where centring does not reduce the per-column noise and which the
-tensor (derivative) blocks dominate: it follows the number of tensor columns, so the
-Frobenius-optimal split (tensor weight 1) trades some of it for a much lower Frobenius error;
-``--tensor-weight 2`` to ``3`` restores the spectral error of the uncentred features at depth 1.
+Since the features are centred on their exact conditional means (the Monte-Carlo steps of
+:class:`skntk.steps.MonteCarloStep`), the common mode is exact and leverage sampling changes
+little. The spectral error at small ``lam`` lives in the small-eigenvalue directions, where
+centring does not reduce the per-column noise and which the tensor (derivative) part
+dominates: it follows the number of tensor columns, which the planner sets from the typical
+diagonal sizes (:func:`skntk.planning.plan_monte_carlo`), not from this criterion.
 """
 
 import sys
@@ -39,8 +37,6 @@ N = 200 if QUICK else 500
 SIZES = [128, 512] if QUICK else [256, 512, 1024, 2048, 4096]
 SEEDS = 2 if QUICK else 3
 LAMBDA_FACTORS = [1e-3, 1e-2, 1e-1]
-if "--tensor-weight" in sys.argv:
-    NTKRandomFeatures._tensor_weight = float(sys.argv[sys.argv.index("--tensor-weight") + 1])
 
 
 def spectral_eps(U, s, lam, E):
@@ -57,7 +53,7 @@ def main():
     s, U = np.linalg.eigh(K)
     lams = [f * np.trace(K) / N for f in LAMBDA_FACTORS]
     print(f"ReLU {KERNEL.upper()}, depth {DEPTH}, n = {N} digits; eps = spectral error "
-          f"(median of {SEEDS} seeds); tensor weight {NTKRandomFeatures._tensor_weight}")
+          f"(median of {SEEDS} seeds)")
     head = "n_components | sampling  | " + " | ".join(
         f"lam={f:g}*tr/n" for f in LAMBDA_FACTORS) + " | rel. Frobenius"
     print(head)

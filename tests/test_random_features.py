@@ -1,10 +1,15 @@
-"""Tests of NTKRandomFeatures: unbiasedness, bias at depth > 1, leverage sampling, accuracy and
+"""Tests of NTKRandomFeatures (the Monte-Carlo strategy of the layer-wise feature steps):
+unbiasedness, bias at depth > 1, exact conditional means, leverage sampling, accuracy and
 scikit-learn citizenship.
 
 Ground truth: the exact kernels of :mod:`skntk.kernels`, closed forms and quadrature,
-statistics over seeds, and the published implementation's errors (slow test).
+statistics over seeds, and the published implementation's errors (slow test). The fitted
+state is read only through public fields of the plan (``plan_.steps``, see
+:class:`skntk.steps.MonteCarloStep`) and through the output columns, whose order the steps
+document: at the last activation the NNGP part ``[mean, centred values]`` comes first.
 """
 
+import math
 import pickle
 
 import numpy as np
@@ -18,15 +23,24 @@ from _scoring import (
     seed_mean_ratio,
     slow,
 )
-from scipy import stats
+from scipy import integrate, stats
 from sklearn.base import clone
 from sklearn.datasets import load_digits
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
+from skntk.activations import RectifiedMonomial, get_activation
 from skntk.kernels import nngp_kernel, ntk_kernel
-from skntk.random_features import NTKRandomFeatures, sample_leverage_gaussian
+from skntk.planning import pixel_variances
+from skntk.random_features import NTKRandomFeatures, leverage_radii, sample_leverage_gaussian
+from skntk.steps import Features, MonteCarloStep
 
 KERNELS = {"ntk": ntk_kernel, "nngp": nngp_kernel}
+
+
+def _mc_steps(est):
+    steps = [step for step in est.plan_.steps if isinstance(step, MonteCarloStep)]
+    assert len(steps) == est.depth
+    return steps
 
 
 # =============================================================================================
@@ -63,16 +77,12 @@ def test_exact_number_of_columns(small_data, kernel, bias_std, depth, n_componen
     est = make(0)
     Z = est.fit_transform(small_data)
     assert Z.shape == (20, n_components)
-    # the output blocks fill the columns exactly; only a budget below one column per block
-    # (a few columns) sums the blocks with random signs instead
-    assert est.merged_ or sum(w for _, w in est.layout_) == n_components
-    if n_components >= 17:
-        assert not est.merged_
-        assert dict(est.layout_)[f"phi_{depth}"] == est.phi_dim_
+    assert est.method_ == "hermite" and len(_mc_steps(est)) == depth
     if depth == 1:
-        # unbiased at every width (deeper, the bias ~ 1/width is tested below): the error of the
-        # mean Gram over 30 seeds is at most 0.5 of the median per-seed error (1/sqrt(30) =
-        # 0.18 for an unbiased estimate; observed 0.14-0.34)
+        # unbiased at every width, including the few-column requests that are planned wider
+        # and compressed (deeper, the bias ~ 1/width is tested below): the error of the mean
+        # Gram over 30 seeds is at most 0.5 of the median per-seed error (1/sqrt(30) = 0.18
+        # for an unbiased estimate)
         K = KERNELS[kernel](small_data, bias_std=bias_std)
         grams = [Z @ Z.T]
         for seed in range(1, 30):
@@ -88,9 +98,9 @@ def test_float32_in_float32_out(small_data):
     Z32 = est.transform(small_data.astype(np.float32))
     assert Z64.dtype == np.float64 and Z32.dtype == np.float32
     np.testing.assert_allclose(Z32, Z64, rtol=1e-3, atol=1e-4)
-    # fitting on float32 stores float32 matrices drawn from the same numbers
+    # fitting on float32 draws the same random numbers and stores them in float32
     est32 = clone(est).fit(small_data.astype(np.float32))
-    assert est32.weights_[0].dtype == np.float32
+    assert all(step.mc_derivative.dtype == np.float32 for step in _mc_steps(est32))
     np.testing.assert_allclose(est32.transform(small_data), Z64, rtol=1e-3, atol=1e-4)
 
 
@@ -128,8 +138,8 @@ def test_zero_rows_match_the_closed_form(gauss_quad):
             rows.append(Z @ Z[0])
         rows = np.array(rows)
         se = rows.std(axis=0, ddof=1) / np.sqrt(len(rows))
-        # power: standard errors of 0.4-0.8% of k(0, 0) (required < 1.5%); a missing bias
-        # changes k(0, 0) by 100%
+        # power: the standard errors are a few tenths of a percent of k(0, 0) (required
+        # < 1.5%); a missing bias changes k(0, 0) by 100%
         assert se.max() < 0.015 * k00, se
         assert np.abs(rows.mean(axis=0) - K[0]).max() < 5 * se.max(), (rows.mean(axis=0), K[0])
 
@@ -146,8 +156,10 @@ def test_clone_pickle_and_reproducibility(small_data):
 def test_bad_configurations(small_data):
     with pytest.raises(ValueError, match="pointwise"):
         NTKRandomFeatures(16, activation="normalized_gaussian").fit(small_data)
-    with pytest.raises(ValueError, match="homogeneous"):
-        NTKRandomFeatures(16, activation="erf", leverage_sampling=True).fit(small_data)
+    # not homogeneous, homogeneous of degree 0 and of degree 2
+    for activation in ("erf", "sign", RectifiedMonomial(2)):
+        with pytest.raises(ValueError, match="homogeneous of degree 1"):
+            NTKRandomFeatures(16, activation=activation, leverage_sampling=True).fit(small_data)
     est = NTKRandomFeatures(16, random_state=0).fit(small_data)
     with pytest.raises(ValueError):
         est.transform(small_data[:, :3])
@@ -158,7 +170,7 @@ def test_bad_configurations(small_data):
 
 
 # =============================================================================================
-# 2. Unbiasedness at depth 1, bias of order 1/width deeper
+# 2. Unbiasedness at depth 1, bias of order 1/internal_components deeper
 # =============================================================================================
 
 _X_UNBIASED = np.random.RandomState(0).randn(5, 4)
@@ -172,6 +184,19 @@ def _exact(kernel, **kw):
     return _K_CACHE[key]
 
 
+def _assert_unbiased(make, X, K, n_seeds, power=0.05):
+    """Mean of Z Z^T over seeds equals ``K`` within 5 standard errors, and the standard errors
+    are below ``power`` times the kernel's largest entry (the test can see a bias)."""
+    grams = np.empty((n_seeds,) + K.shape)
+    for s in range(n_seeds):
+        Z = make(s).fit_transform(X)
+        grams[s] = Z @ Z.T
+    se = grams.std(axis=0, ddof=1) / np.sqrt(n_seeds)
+    assert np.max(se / np.abs(K).max()) < power
+    z = np.abs(grams.mean(axis=0) - K) / se
+    assert z.max() < 5.0, (z.max(), grams.mean(axis=0), K)
+
+
 @pytest.mark.parametrize("kernel", ["ntk", "nngp"])
 @pytest.mark.parametrize("bias_std", [0.0, 0.7])
 @pytest.mark.parametrize(
@@ -179,95 +204,118 @@ def _exact(kernel, **kw):
     [("relu", False), ("relu", True), ("erf", False), ("gelu", False), ("tanh", False)],
 )
 def test_unbiased_depth_one(activation, leverage, bias_std, kernel):
-    """Mean of Z Z^T over seeds equals the exact kernel within a few standard errors."""
-    X = _X_UNBIASED
+    """Mean of Z Z^T over 150 seeds equals the exact kernel within a few standard errors."""
     K = _exact(kernel, activation=activation, bias_std=bias_std)
-    n_seeds = 150
-    grams = np.empty((n_seeds,) + K.shape)
-    for s in range(n_seeds):
-        est = NTKRandomFeatures(
+
+    def make(seed):
+        return NTKRandomFeatures(
             32, activation=activation, bias_std=bias_std, kernel=kernel,
-            leverage_sampling=leverage, random_state=s,
+            leverage_sampling=leverage, random_state=seed,
         )
-        Z = est.fit_transform(X)
-        grams[s] = Z @ Z.T
-    mean = grams.mean(axis=0)
-    se = grams.std(axis=0, ddof=1) / np.sqrt(n_seeds)
-    # the test has power: standard errors are a few percent of the kernel
-    assert np.max(se / np.abs(K).max()) < 0.05
-    z = np.abs(mean - K) / se
-    assert z.max() < 5.0, (z.max(), mean, K)
+
+    _assert_unbiased(make, _X_UNBIASED, K, 150)
 
 
-def _bias_against_hidden_width(depth, activation, bias_std, n_seeds, widths=(2, 8)):
-    """Norm of the bias of the mean of Z Z^T over seeds and its standard error, per hidden
-    width ``h``.
+def test_unbiased_compressed_and_unsplit_tensor_parts():
+    """The less common layouts stay unbiased at depth 1: the NTK's ``r'_0`` part through a
+    ``PartialCompress`` (``psi`` wider than its columns), the tensor sketch without the
+    ``r'_0`` split (6 tensor columns: the NTK's tensor part is small with ``W = 0.4``), and a
+    2-column request (planned wider, then compressed by an SRHT)."""
+    X = np.random.RandomState(2).randn(5, 40)
+    K = ntk_kernel(X, bias_std=0.5)
+    layouts = {
+        "compress": lambda step, est: step.split and step.compress is not None,
+        "unsplit": lambda step, est: not step.split,
+        "srht": lambda step, est: est.plan_.final is not None,
+    }
+    for name, n_components, weight_std in (("compress", 40, 1.0), ("unsplit", 40, 0.4),
+                                           ("srht", 2, 1.0)):
 
-    The hidden width is set apart from the (large) last layer, so the mean over seeds is
-    dominated by the hidden layers. Their first-order noise is removed with a control variate:
-    the first hidden layer's own NNGP estimate ``W^2 <phi_1(x), phi_1(y)> + b^2`` (rebuilt from
-    the public ``weights_[0]`` and ``feature_scales_[0]``), whose mean is the exact depth-1
-    NNGP. The bias (second order in the hidden noise) survives."""
-    from skntk.activations import get_activation
+        def make(seed, n_components=n_components, weight_std=weight_std):
+            return NTKRandomFeatures(n_components, weight_std=weight_std, bias_std=0.5,
+                                     random_state=seed)
 
-    act = get_activation(activation)
+        est = make(0).fit(X)
+        assert layouts[name](_mc_steps(est)[0], est), name
+        K = ntk_kernel(X, weight_std=weight_std, bias_std=0.5)
+        _assert_unbiased(make, X, K, 400 if n_components > 2 else 1000)
+
+
+def _expected_next(feats, q, est):
+    """``E[Gram after the activation and the Dense layer | the activation's input features]``
+    (NNGP, NTK). The Monte-Carlo step is unbiased given its input (tested at depth 1), so this
+    is the exact layer rule applied to the sketched inputs: with ``u = phi / |phi|`` and the
+    exact variances ``q``, ``W^2 E[act act](q_x, q_y, s_x s_y <u_x, u_y>) + b^2`` and, for the
+    NTK, plus ``W^2 <psi_x, psi_y> E[act' act'](...)``."""
+    W, b = est.weight_std, est.bias_std
+    act = get_activation(est.activation)
+    s = np.sqrt(q.reshape(-1))
+    u = feats.phi / np.linalg.norm(feats.phi, axis=1, keepdims=True)
+    var = np.broadcast_to(s[:, None] ** 2, (len(s), len(s)))
+    e_act, e_der = act.duals(var.copy(), var.T.copy(), np.outer(s, s) * (u @ u.T), True)
+    nngp = W * W * e_act + b * b
+    return nngp, nngp + W * W * (feats.psi @ feats.psi.T) * e_der
+
+
+def _rao_blackwell(est, X):
+    """The NTK Gram's conditional mean given the last activation's input (the last layer's
+    noise averaged out exactly), and control variates of mean zero: for every hidden
+    activation, the (NNGP, NTK) Grams after it and the next Dense layer minus their
+    conditional means given its input."""
+    n, d = X.shape
+    q = pixel_variances(X, est.plan_.layers)
+    feats = Features(X / math.sqrt(d), None, (n, 1, 1), q)
+    expected, controls = None, []
+    for step in est.plan_.steps:
+        if isinstance(step, MonteCarloStep):
+            expected = _expected_next(feats, q[step.index], est)
+        feats = step.transform(feats)
+        if not isinstance(step, MonteCarloStep) and expected is not None:
+            actual = (feats.phi @ feats.phi.T, feats.psi @ feats.psi.T)
+            controls += [a - e for a, e in zip(actual, expected, strict=True)]
+    return expected[1], controls[:-2]
+
+
+def _hidden_bias(depth, activation, bias_std, n_seeds, widths):
+    """Norm of the bias of ``E[Z Z^T | hidden layers]`` (mean over seeds) and its standard
+    error, per ``internal_components``. The first-order noise of the hidden layers is removed
+    with the control variates of :func:`_rao_blackwell`; the bias (second order in the hidden
+    noise) survives."""
     X = np.random.RandomState(1).randn(5, 4)
-    d = X.shape[1]
     K = ntk_kernel(X, depth=depth, activation=activation, bias_std=bias_std).ravel()
-    K1 = nngp_kernel(X, depth=1, activation=activation, bias_std=bias_std).ravel()
     biases, ses = [], []
     for h in widths:
         Y = np.empty((n_seeds, K.size))
-        C = np.empty((n_seeds, K.size))
+        C = np.empty((n_seeds, 2 * (depth - 1), K.size))
         for s in range(n_seeds):
             est = NTKRandomFeatures(
-                512, depth=depth, activation=activation, bias_std=bias_std, internal_components=h,
-                random_state=s,
+                256, depth=depth, activation=activation, bias_std=bias_std,
+                internal_components=h, random_state=s,
             ).fit(X)
-            Z = est.transform(X)
-            Y[s] = (Z @ Z.T).ravel()
-            G = est.weights_[0]
-            z = X @ G[:d] / np.sqrt(d) + (bias_std * G[-1] if bias_std > 0 else 0.0)
-            phi = act.value(z) * est.feature_scales_[0]
-            C[s] = (phi @ phi.T + bias_std**2).ravel()
-        Yc, Cc = Y - Y.mean(axis=0), C - C.mean(axis=0)
-        beta = (Yc * Cc).sum(axis=0) / (Cc * Cc).sum(axis=0)
-        adjusted = Y - beta * (C - K1)
+            assert est.internal_components_ == h
+            gram, controls = _rao_blackwell(est, X)
+            Y[s] = gram.ravel()
+            C[s] = [c.ravel() for c in controls]
+        adjusted = np.empty_like(Y)
+        for j in range(K.size):  # regression on the controls, whose means are zero
+            A = C[:, :, j] - C[:, :, j].mean(axis=0)
+            beta = np.linalg.lstsq(A, Y[:, j] - Y[:, j].mean(), rcond=None)[0]
+            adjusted[:, j] = Y[:, j] - C[:, :, j] @ beta
         biases.append(np.linalg.norm(adjusted.mean(axis=0) - K))
         ses.append(np.sqrt(np.sum(adjusted.var(axis=0, ddof=1)) / n_seeds))
     return biases, ses
 
 
-@pytest.mark.parametrize(("depth", "n_seeds"), [(2, 700), (3, 1200)])
+@pytest.mark.parametrize(("depth", "n_seeds"), [(2, 1000), (3, 1000)])
 @pytest.mark.parametrize(("activation", "bias_std"), [("relu", 0.0), ("erf", 0.5)])
-def test_bias_falls_like_one_over_width(depth, n_seeds, activation, bias_std):
-    """At depth 2 and 3 composing random hidden layers leaves a bias ~ 1/width: quadrupling
-    the hidden width ``h`` must divide it by about 4 (at least by 2 here, allowing for the
-    Monte-Carlo error), and at ``h = 2`` it must be measurable (the test has power)."""
-    biases, ses = _bias_against_hidden_width(depth, activation, bias_std, n_seeds)
-    assert biases[0] > 3 * ses[0], ("the bias at h = 2 must be measurable", biases, ses)
+def test_bias_falls_like_one_over_internal_components(depth, n_seeds, activation, bias_std):
+    """At depth 2 and 3 the random hidden layers leave a bias ~ 1/internal_components:
+    quadrupling it from 40 to 160 must divide the bias by about 4 (at least by 2 here,
+    allowing for the Monte-Carlo error), and at 40 it must be measurable (the test has
+    power)."""
+    biases, ses = _hidden_bias(depth, activation, bias_std, n_seeds, (40, 160))
+    assert biases[0] > 4 * ses[0], ("the bias at 40 must be measurable", biases, ses)
     assert biases[1] < biases[0] / 2 + 2 * ses[1], (biases, ses)
-
-
-def test_unbiased_compressed_input_and_merged():
-    """The two small-budget layouts stay unbiased at depth 1: ``psi_0`` compressed by an SRHT
-    (fewer columns than ``d + 1``) and, below one column per block, the random-sign merge."""
-    X = np.random.RandomState(2).randn(5, 12)
-    K = ntk_kernel(X, bias_std=0.5)
-    for n_components, n_seeds in ((16, 400), (2, 1000)):
-        grams = np.empty((n_seeds,) + K.shape)
-        for s in range(n_seeds):
-            est = NTKRandomFeatures(n_components, bias_std=0.5, random_state=s).fit(X)
-            Z = est.transform(X)
-            grams[s] = Z @ Z.T
-        if n_components == 16:
-            assert not est.merged_ and dict(est.layout_)["input"] < X.shape[1] + 1
-        else:
-            assert est.merged_
-        se = grams.std(axis=0, ddof=1) / np.sqrt(n_seeds)
-        assert np.max(se / np.abs(K).max()) < 0.05
-        z = np.abs(grams.mean(axis=0) - K) / se
-        assert z.max() < 5.0, (n_components, z.max())
 
 
 # =============================================================================================
@@ -275,19 +323,9 @@ def test_unbiased_compressed_input_and_merged():
 # =============================================================================================
 
 
-def _block(est, Z, name):
-    start = 0
-    for block, width in est.layout_:
-        if block == name:
-            return Z[:, start : start + width]
-        start += width
-    raise KeyError(name)
-
-
 def _gaussian_mean(fn, s):
     """``E[fn(s g)]``, g ~ N(0, 1), by adaptive quadrature split at 0 (independent of the
     package's Hermite code)."""
-    from scipy import integrate
 
     def dens(g):
         return fn(np.asarray(s * g)) * np.exp(-0.5 * g * g) / np.sqrt(2 * np.pi)
@@ -299,11 +337,11 @@ def _gaussian_mean(fn, s):
     ("activation", "leverage"), [("relu", False), ("gelu", False), ("relu", True)]
 )
 def test_mean_columns_are_exact_conditional_means(activation, leverage):
-    """Depth 1: the mean column is ``W E[sigma(s g)]`` and the exact input block is
-    ``W E[sigma'(s g)] psi_0(x)``, ``s = |a_0(x)|``; with leverage sampling the value mean is
-    ``W sqrt(D) s E[sigma(g)] / E|g|`` (``g ~ N(0, I_D)``), the mean of ``sqrt(D) sigma(s u_1)``."""
-    from skntk.activations import get_activation
-
+    """Depth 1, NTK output ``[W phi, b, W r'_0 psi_0, W T]`` with ``phi = [mean, centred]``:
+    the first column is ``W E[act(s g)]`` and the block after ``[W phi, b]`` is
+    ``W E[act'(s g)] psi_0(x)``, ``s^2 = W^2 |x|^2 / d + b^2``; with leverage sampling the
+    value mean is ``W sqrt(D) s E[act(g)] / E|g|`` (``g ~ N(0, I_D)``, ``D = d + 1``), the mean
+    of ``sqrt(D) act(s v_1)`` for a uniform direction ``v``."""
     act = get_activation(activation)
     W, b = 1.3, 0.5
     X = np.random.RandomState(3).randn(6, 4)
@@ -314,16 +352,22 @@ def test_mean_columns_are_exact_conditional_means(activation, leverage):
         random_state=0,
     ).fit(X)
     Z = est.transform(X)
+    (step,) = _mc_steps(est)
+    assert est.plan_.final is None and step.split and step.compress is None
     s = np.sqrt(W**2 * (X**2).sum(axis=1) / d + b**2)
     mu = np.array([_gaussian_mean(act.value, si) for si in s])
     if leverage:
         D = d + 1
+        np.testing.assert_allclose(step.mean_factor, np.sqrt(D) / stats.chi(D).mean())
         mu *= np.sqrt(D) / stats.chi(D).mean()
-    np.testing.assert_allclose(_block(est, Z, "mean_1")[:, 0], W * mu, rtol=1e-10)
+    else:
+        assert step.mean_factor == 1.0 and step.value_weights is None
+    np.testing.assert_allclose(Z[:, 0], W * mu, rtol=1e-10)
     dmu = np.array([_gaussian_mean(act.derivative, si) for si in s])
     psi0 = np.hstack([W * X / np.sqrt(d), np.full((len(X), 1), b)])
+    start = step.widths[0] + 1
     np.testing.assert_allclose(
-        _block(est, Z, "input"), W * dmu[:, None] * psi0, rtol=1e-10, atol=1e-14
+        Z[:, start : start + d + 1], W * dmu[:, None] * psi0, rtol=1e-10, atol=1e-14
     )
 
 
@@ -332,24 +376,25 @@ def test_mean_columns_are_exact_conditional_means(activation, leverage):
     ("activation", "leverage"), [("relu", False), ("gelu", False), ("relu", True)]
 )
 def test_centred_columns_have_mean_zero(activation, leverage, depth):
-    """The last layer's centred value columns average to zero over seeds (their conditional
-    mean given the previous layer is exactly subtracted), while the uncentred features, whose
-    mean the test adds back, are detected: the test has power. A low input dimension makes the
-    leverage correction ``sqrt(D)/E|g|`` large (13 % at ``D = 2``)."""
+    """The last layer's centred value columns (output columns 1 to ``m``) average to zero over
+    seeds (their conditional mean given the previous layer is exactly subtracted), while the
+    uncentred features, whose mean the test adds back, are detected: the test has power. A
+    low input dimension makes the leverage correction ``sqrt(D)/E|g|`` large (13 % at
+    ``D = 2``)."""
     W, b = 1.0, 0.4
     X = np.random.RandomState(4).randn(4, 1 if leverage else 3)
-    n_seeds, m = 300, 64
+    n_seeds = 300
     avg = np.empty((n_seeds, len(X)))
     mean_col = np.empty((n_seeds, len(X)))
     for s in range(n_seeds):
         est = NTKRandomFeatures(
-            m, depth=depth, activation=activation, weight_std=W, bias_std=b,
-            leverage_sampling=leverage, internal_components=16, random_state=s,
+            64, depth=depth, activation=activation, weight_std=W, bias_std=b,
+            leverage_sampling=leverage, internal_components=40, random_state=s,
         ).fit(X)
         Z = est.transform(X)
-        cols = _block(est, Z, f"phi_{depth}")
-        avg[s] = cols.mean(axis=1) * np.sqrt(cols.shape[1])  # mean of (f_j - mu)
-        mean_col[s] = _block(est, Z, f"mean_{depth}")[:, 0]
+        m = _mc_steps(est)[-1].widths[0] - 1
+        avg[s] = Z[:, 1 : 1 + m].mean(axis=1) * np.sqrt(m)  # mean of (w_j act(z_j) - mu)
+        mean_col[s] = Z[:, 0]
     se = avg.std(axis=0, ddof=1) / np.sqrt(n_seeds)
     z = np.abs(avg.mean(axis=0)) / se
     assert z.max() < 5.0, z
@@ -379,20 +424,30 @@ def test_leverage_density_radius_and_direction(dim):
     # dimension the two laws differ by less than 4000 samples can tell)
     if dim <= 50:
         assert stats.kstest(r2, stats.chi2(dim).cdf).pvalue < 1e-6
+    # leverage_radii keeps the directions of the Gaussian columns it is given
+    g = np.random.RandomState(1).randn(dim, 5)
+    unit = g / np.linalg.norm(g, axis=0)
+    w, r2 = leverage_radii(g.copy(), np.random.RandomState(2))
+    np.testing.assert_allclose(w / np.sqrt(r2), unit, rtol=1e-10)
 
 
-def test_leverage_estimator_weights_and_scales():
+def test_leverage_estimator_directions_and_weights():
+    """The first Monte-Carlo step's directions have leverage radii (``chi^2(D + 2)``, plain:
+    ``chi^2(D)``) and its value columns carry the importance weights ``sqrt(D) / |w|``."""
     X = np.random.default_rng(0).standard_normal((10, 20))
     est = NTKRandomFeatures(3000, leverage_sampling=True, bias_std=0.5, random_state=0).fit(X)
-    G = est.weights_[0]
-    D = 21  # 20 inputs + the bias row
-    r2 = (G.astype(np.float64) ** 2).sum(axis=0)
+    (step,) = _mc_steps(est)
+    G = step.mc_derivative
+    D = 21  # 20 inputs + the bias coordinate
+    assert G.shape[0] == D
+    r2 = (G**2).sum(axis=0)
     assert stats.kstest(r2, stats.chi2(D + 2).cdf).pvalue > 1e-3
-    # order-1 features carry the importance weight sqrt(D / |w|^2) (times 1/sqrt(m))
-    np.testing.assert_allclose(est.feature_scales_[0], np.sqrt(D / r2) / np.sqrt(3000))
-    plain = NTKRandomFeatures(3000, bias_std=0.5, random_state=0).fit(X)
-    r2p = (plain.weights_[0] ** 2).sum(axis=0)
+    m = step.widths[0] - 1
+    np.testing.assert_allclose(step.value_weights, np.sqrt(D / r2[:m]))
+    plain = _mc_steps(NTKRandomFeatures(3000, bias_std=0.5, random_state=0).fit(X))[0]
+    r2p = (plain.mc_derivative**2).sum(axis=0)
     assert stats.kstest(r2p, stats.chi2(D).cdf).pvalue > 1e-3
+    assert stats.kstest(r2p, stats.chi2(D + 2).cdf).pvalue < 1e-6
 
 
 # =============================================================================================
@@ -415,21 +470,21 @@ def accuracy_data():
 
 
 RF_ACCURACY_CASES = {
-    # .049-.054 / .097-.103; baselines >= .133 / .295
+    # .046-.053 / .093-.100; baselines >= .133 / .295
     "ntk-relu-depth2-lowdim": (dict(depth=2), "lowdim", 0.11, 0.21),
-    # .046-.053 / .093-.099; baselines >= .133 / .295
+    # .046-.050 / .093-.099; baselines >= .133 / .295
     "ntk-relu-depth2-lowdim-leverage": (
         dict(depth=2, leverage_sampling=True), "lowdim", 0.106, 0.2),
-    # .034-.037 / .047-.052; baselines >= .153 / .221
+    # .033-.038 / .046-.053; baselines >= .153 / .221
     "ntk-relu-depth1-lowdim-leverage": (dict(leverage_sampling=True), "lowdim", 0.075, 0.104),
-    # .0055-.024 / .089-.106; baselines >= .0187 / .998
+    # .0053-.013 / .092-.112; baselines >= .0187 / .993
     "ntk-gelu-bias-depth2-digits": (
         dict(depth=2, activation="gelu", bias_std=0.5), "digits", 0.047, 0.21),
-    # .011-.020 / .085-.124; baselines >= .066 / .734. The next layer's conditional means
-    # follow |a_l|^2 + b^2: without b^2 the raw error is .055-.083 (a wrong common mode)
+    # .011-.019 / .090-.123; baselines >= .066 / .734. The next layer's conditional means
+    # follow the exact variance W^2 E[act^2] + b^2 (without b^2, a wrong common mode)
     "nngp-relu-bias-depth2-lowdim": (
         dict(kernel="nngp", depth=2, bias_std=0.5), "lowdim", 0.04, 0.25),
-    # .017-.020 / .038-.051; baselines >= .337 / .233
+    # .016-.020 / .041-.048; baselines >= .337 / .233
     "nngp-erf-bias-lowdim": (
         dict(kernel="nngp", activation="erf", bias_std=0.5), "lowdim", 0.04, 0.1),
 }
@@ -451,11 +506,11 @@ def test_accuracy(case, accuracy_data):
 def test_unbiased_on_the_centred_kernel(n_rows):
     """The centred error of the mean Gram over 6 seeds is at most 0.6 of the mean per-seed
     centred error (1/sqrt(6) = 0.41 without bias; it detects a centred bias above ~0.55 of
-    the per-seed error). Digits / 16, depth 2, 8192 columns; the default 200 rows use a hidden
-    width of 2048 (its bias ~ 1/width is far below the noise). Observed ratio 0.39."""
+    the per-seed error). Digits / 16, depth 2, 8192 columns; the default 200 rows use an
+    intermediate width of 2048 (its bias ~ 1/width is far below the noise)."""
     X = load_digits().data[:n_rows] / 16.0
     K = ntk_kernel(X, depth=2)
-    hidden = 2048 if n_rows == 200 else None
+    hidden = 2048 if n_rows == 200 else "auto"
     X32 = X.astype(np.float32)
     grams = []
     for seed in range(6):
@@ -469,10 +524,11 @@ def test_unbiased_on_the_centred_kernel(n_rows):
 
 # Against the published implementation (ReLU, depth 2, 12288 features, n = 2000). On these data
 # the raw score cannot tell a good sketch from a trivial one: the fit a |x||y|/d + b <x, y>/d
-# reaches .037 (gaussian) and .020 (digits), against .035-.036 and .019-.031 for these features
-# (seeds 0-2). The centred bounds can: the features reach .351-.354 and .067-.073, the fit .414
-# and .155 (the other baselines >= .55). Gaussian rows are nearly orthogonal, so the kernel is
-# almost "constant + linear + diagonal" and the centred bound is only 1.1x the observed error.
+# reaches .037 (gaussian) and .020 (digits), against .035-.036 (seeds 0-2) and .014 (seed 0)
+# for these features. The centred bounds can: the features reach .358-.361 and .071, the fit
+# .414 and .155 (the other baselines >= .55). Gaussian rows are nearly orthogonal, so the
+# kernel is almost "constant + linear + diagonal" and the centred bound is only 1.08x the
+# observed error.
 @slow
 @pytest.mark.parametrize(
     ("dataset", "published", "tol_centred"), [("gaussian", 0.057, 0.39), ("digits", 0.063, 0.146)]
@@ -494,7 +550,30 @@ def test_accuracy_relu_depth2_published(dataset, published, tol_centred):
 
 def test_hidden_width_is_a_deprecated_alias_of_internal_components():
     X = np.random.RandomState(0).randn(20, 5)
-    new = NTKRandomFeatures(64, depth=2, internal_components=16, random_state=0).fit_transform(X)
+    est = NTKRandomFeatures(64, depth=2, internal_components=48, random_state=0)
+    new = est.fit_transform(X)
+    assert est.internal_components_ == 48
     with pytest.warns(FutureWarning, match="internal_components"):
-        old = NTKRandomFeatures(64, depth=2, hidden_width=16, random_state=0).fit_transform(X)
+        old = NTKRandomFeatures(64, depth=2, hidden_width=48, random_state=0).fit_transform(X)
     np.testing.assert_array_equal(old, new)
+    # the intermediate width reaches the plan: the first activation step has 48 NNGP columns
+    assert _mc_steps(est)[0].widths == (48, 48)
+
+
+def test_grid_search_over_depth_and_activation():
+    """The front-end keeps its parameters: a grid search over ``depth`` and ``activation``
+    refits the network it builds (the plan follows the parameters)."""
+    from sklearn.linear_model import Ridge
+    from sklearn.model_selection import GridSearchCV
+    from sklearn.pipeline import make_pipeline
+
+    rng = np.random.RandomState(0)
+    X = rng.randn(60, 5)
+    y = np.sin(X[:, 0]) + 0.1 * rng.randn(60)
+    pipe = make_pipeline(NTKRandomFeatures(128, random_state=0), Ridge(alpha=1e-2))
+    grid = {"ntkrandomfeatures__depth": [1, 2], "ntkrandomfeatures__activation": ["relu", "erf"]}
+    search = GridSearchCV(pipe, grid, cv=3).fit(X, y)
+    assert len(search.cv_results_["params"]) == 4
+    best = search.best_estimator_[0]
+    assert len(_mc_steps(best)) == best.depth
+    assert best.activation_ == get_activation(best.activation)

@@ -63,7 +63,8 @@ class Mutation:
 _EXACT_IMAGE_TESTS = ("tests/test_reference_cntk.py",
                       "tests/test_kernels.py::-k conv_kernels_match_reference")
 _FC_TESTS = "tests/test_fully_connected.py::-k accuracy or unbiased or zero_rows"
-_RF_TESTS = "tests/test_random_features.py::-k accuracy or unbiased or zero_rows or centred"
+_RF_TESTS = ("tests/test_random_features.py::-k accuracy or unbiased or zero_rows or centred "
+             "or conditional_means or bias_falls or leverage_estimator")
 _CNTK_TESTS = ("tests/test_convolutional.py::-k accuracy or unbiased or zero_images or "
                "heavy_tailed or error_falls")
 MUTATIONS: tuple[Mutation, ...] = (
@@ -184,34 +185,61 @@ MUTATIONS: tuple[Mutation, ...] = (
              "head = _take_columns(psi, self.exact, xp)",
              "head = 0 * _take_columns(psi, self.exact, xp)", (_FC_TESTS, _CNTK_TESTS),
              "HermiteStep NTK r'_0 part: the high-energy columns of psi kept exact are lost"),
-    # -- random features (skntk/random_features.py) ---------------------------------------------
-    Mutation("rf-first-layer-weights-over-d", "sketch", "skntk/random_features.py",
-             "z = np.asarray(X @ G[:d]) * ft(W / math.sqrt(d))",
-             "z = np.asarray(X @ G[:d]) * ft(W / d)", (_RF_TESTS,),
-             "random features: first-layer weights divided by d instead of sqrt(d)"),
-    Mutation("rf-missing-bias", "sketch", "skntk/random_features.py",
-             "z += ft(b) * G[-1]", "z += 0.0 * G[-1]", (_RF_TESTS,),
-             "random features: the first layer's bias is dropped"),
-    Mutation("rf-depth-plus-one", "sketch", "skntk/random_features.py",
-             "M, L = int(self.n_components), int(self.depth)",
-             "M, L = int(self.n_components), int(self.depth) + 1", (_RF_TESTS,),
-             "random features: one layer too many"),
-    Mutation("rf-uncentred-value-features", "sketch", "skntk/random_features.py",
-             "new_cent -= (mu / math.sqrt(width)).astype(dtype)[:, None]",
-             "new_cent -= 0.0", (_RF_TESTS,),
-             "random features: Monte-Carlo value features not centred on their mean"),
-    Mutation("rf-uncentred-derivative-features", "sketch", "skntk/random_features.py",
-             "dcent -= (dmu / math.sqrt(m)).astype(dtype)[:, None]", "dcent -= 0.0",
+    # -- random features: NTKRandomFeatures, the Monte-Carlo strategy of the layer-wise steps
+    #    (skntk/random_features.py, MonteCarloStep in steps.py, plan_monte_carlo) ------------
+    Mutation("rf-first-layer-weights-over-d", "sketch", "skntk/planning.py",
+             "feats = Features(X * _scalar_of(X, 1.0 / math.sqrt(c)), None, (n, h, w), "
+             "variances)",
+             "feats = Features(X * _scalar_of(X, 1.0 / c), None, (n, h, w), variances)",
              (_RF_TESTS,),
-             "random features: Monte-Carlo derivative features not centred on their mean"),
-    Mutation("rf-leverage-weights-dropped", "sketch", "skntk/random_features.py",
-             "scale = np.sqrt(D / r2) / math.sqrt(width)",
-             "scale = np.ones(width) / math.sqrt(width)", (_RF_TESTS,),
+             "random features: the input (first-layer weights) scaled by 1/d instead of "
+             "1/sqrt(d)"),
+    Mutation("rf-missing-bias", "sketch", "skntk/steps.py",
+             "phi = _hcat([phi, _constant_column(b, phi.shape[0], phi, xp)], xp)",
+             "phi = _hcat([phi, _constant_column(b if f > 1 else 0.0, phi.shape[0], phi, xp)], "
+             "xp)", (_RF_TESTS,),
+             "random features: the Dense layers' bias coordinate is zero (the Gaussian "
+             "projections lose the bias while the exact variances keep it)"),
+    Mutation("rf-network-without-bias", "sketch", "skntk/random_features.py",
+             "return fully_connected(self.depth, self.activation_, self.weight_std, "
+             "self.bias_std)",
+             "return fully_connected(self.depth, self.activation_, self.weight_std, 0.0)",
+             (_RF_TESTS,), "NTKRandomFeatures builds its network without biases"),
+    Mutation("rf-depth-plus-one", "sketch", "skntk/random_features.py",
+             "return fully_connected(self.depth, self.activation_, self.weight_std, "
+             "self.bias_std)",
+             "return fully_connected(self.depth + 1, self.activation_, self.weight_std, "
+             "self.bias_std)", (_RF_TESTS,), "random features: one layer too many"),
+    Mutation("rf-uncentred-value-features", "sketch", "skntk/steps.py",
+             "rest = (values - mean) * _scalar(1.0 / math.sqrt(m), like)",
+             "rest = values * _scalar(1.0 / math.sqrt(m), like)", (_RF_TESTS,),
+             "MonteCarloStep: value features not centred on their mean (counted twice)"),
+    Mutation("rf-uncentred-derivative-features", "sketch", "skntk/steps.py",
+             "rest = self._pointwise(self.activation.derivative, z, like) - mean",
+             "rest = self._pointwise(self.activation.derivative, z, like)", (_RF_TESTS,),
+             "Monte-Carlo derivative features (with the r'_0 split) not centred on r'_0"),
+    Mutation("rf-uncentred-derivative-unsplit", "sketch", "skntk/steps.py",
+             "rest = self._pointwise(self.activation.derivative, z[:, :m], like) - mean",
+             "rest = self._pointwise(self.activation.derivative, z[:, :m], like)", (_RF_TESTS,),
+             "MonteCarloStep without the r'_0 split: derivative features not centred"),
+    Mutation("rf-leverage-weights-dropped", "sketch", "skntk/planning.py",
+             "weights = np.sqrt(in_dim / radius_sq[:m])", "weights = np.ones(m)", (_RF_TESTS,),
              "leverage sampling without its importance weights"),
-    Mutation("rf-leverage-weights-wrong", "sketch", "skntk/random_features.py",
-             "scale = np.sqrt(D / r2) / math.sqrt(width)",
-             "scale = np.sqrt((D + 2) / r2) / math.sqrt(width)", (_RF_TESTS,),
+    Mutation("rf-leverage-weights-wrong", "sketch", "skntk/planning.py",
+             "weights = np.sqrt(in_dim / radius_sq[:m])",
+             "weights = np.sqrt((in_dim + 2) / radius_sq[:m])", (_RF_TESTS,),
              "leverage importance weights with the wrong degrees of freedom"),
+    Mutation("rf-leverage-plain-mean", "sketch", "skntk/planning.py",
+             "factor = math.sqrt(in_dim) * math.exp(math.lgamma(in_dim / 2) - log_mean_norm)",
+             "factor = 1.0", (_RF_TESTS,),
+             "leverage sampling: values centred on the plain Gaussian mean r_0, not on their "
+             "mean under the leverage density"),
+    Mutation("rf-stratified-component-kept", "sketch", "skntk/planning.py",
+             "delta = (strata - v.astype(dtype) @ block).astype(dtype)",
+             "delta = strata.astype(dtype)",
+             (_RF_TESTS,),
+             "stratifying the common directions adds the strata to the Gaussian component "
+             "instead of replacing it (columns no longer N(0, I))"),
     # -- convolutional sketch: pooling and the CNTK-specific planning (skntk/steps.py,
     #    planning.py, architectures.py) --------------------------------------------------------
     Mutation("cntk-sketch-pool-wrong-windows", "sketch", "skntk/steps.py",
@@ -227,8 +255,8 @@ MUTATIONS: tuple[Mutation, ...] = (
              "rest = self._pointwise(self.activation.derivative, z, like)", (_CNTK_TESTS,),
              "Monte-Carlo derivative features (ReLU's step) not centred on their mean"),
     Mutation("mc-uncentred-value-features", "sketch", "skntk/steps.py",
-             "rest = self._pointwise(self.activation.value, z, like) - mean",
-             "rest = self._pointwise(self.activation.value, z, like)",
+             "rest = (values - mean) * _scalar(1.0 / math.sqrt(m), like)",
+             "rest = values * _scalar(1.0 / math.sqrt(m), like)",
              ("tests/test_network_features.py::-k monte_carlo",),
              "Monte-Carlo strategy: value features not centred (the mean counted twice)"),
     Mutation("cntk-mean-direction-split-dropped", "sketch", "skntk/planning.py",
@@ -263,8 +291,9 @@ MUTATIONS: tuple[Mutation, ...] = (
              "padded = np.pad(q, pad)", 'padded = np.pad(q, pad, mode="wrap")',
              _EXACT_IMAGE_TESTS, "Conv pads periodically instead of with zeros"),
     Mutation("conv-missing-bias", "exact", "skntk/architectures.py",
-             "self.filter_size = int(filter_size)",
-             "self.filter_size, bias_std = int(filter_size), 0.0", _EXACT_IMAGE_TESTS,
+             'self.weight_std, self.bias_std = _scales(weight_std, bias_std, "Conv")',
+             'self.weight_std, self.bias_std = _scales(weight_std, 0.0, "Conv")',
+             _EXACT_IMAGE_TESTS,
              "Conv ignores its bias"),
     Mutation("dense-missing-bias", "exact", "skntk/architectures.py",
              "nngp = state.nngp", "nngp, b2 = state.nngp, 0.0",

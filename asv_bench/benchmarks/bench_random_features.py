@@ -1,5 +1,5 @@
-"""NTKRandomFeatures: transform time (next to NTKSketch at equal dimension), fit time, and error
-against the exact kernel."""
+"""NTKRandomFeatures (the Monte-Carlo strategy of the layer-wise steps): transform time (next to
+NTKSketch at equal dimension), fit time, and error against the exact kernel."""
 
 import numpy as np
 
