@@ -40,9 +40,14 @@ def pair_geometry(q_xx, q_yy, q_xy, at_zero=0.0, angle=False):
     """
     q_xx, q_yy, q_xy = (np.asarray(a, dtype=np.float64) for a in (q_xx, q_yy, q_xy))
     q_xx, q_yy = np.maximum(q_xx, 0.0), np.maximum(q_yy, 0.0)
-    fx, fy = pow2_unit_factor(q_xx), pow2_unit_factor(q_yy)
-    prod = (q_xx * fx * fx) * (q_yy * fy * fy)
-    c = q_xy * fx * fy
+    if _within(q_xx) and _within(q_yy):
+        # no product can over- or underflow: the power-of-two factors would be exact no-ops
+        fx = fy = 1.0
+        prod, c = q_xx * q_yy, q_xy
+    else:
+        fx, fy = pow2_unit_factor(q_xx), pow2_unit_factor(q_yy)
+        prod = (q_xx * fx * fx) * (q_yy * fy * fy)
+        c = q_xy * fx * fy
     mm = np.sqrt(prod)
     S = np.sqrt(np.maximum(prod - c * c, 0.0))
     shape = np.broadcast_shapes(mm.shape, c.shape)
@@ -54,6 +59,14 @@ def pair_geometry(q_xx, q_yy, q_xy, at_zero=0.0, angle=False):
     m = mm / fx / fy
     out = (np.sqrt(q_xx), np.sqrt(q_yy), m, rho, sin)
     return out + (np.arctan2(S, c),) if angle else out
+
+
+def _within(q, low=2.0**-500, high=2.0**500):
+    """Whether the nonzero variances lie where products of two (and their squares) stay
+    normal floats."""
+    q = np.asarray(q)
+    nonzero = q[q != 0] if q.ndim else (q if q != 0 else np.array([1.0]))
+    return bool(np.all((np.abs(nonzero) >= low) & (np.abs(nonzero) <= high)))
 
 
 def sine(rho):

