@@ -25,7 +25,7 @@ from ._estimator import allocate_with_overhead
 from ._scaling import rescale_rows, unit_scale_rows
 from ._subsample import subsample_rows
 from .activations import get_activation
-from .sketching import SRHT, PolySketch, TensorSRHT
+from .sketching import SRHT, PolySketch, TensorSRHT, leverage_radii
 from .steps import CommonPart, Features, HermiteStep, MonteCarloStep, PartialCompress, _row_norms
 
 __all__ = ["pixel_variances", "Planner", "NetworkPlan", "VarianceState"]
@@ -628,7 +628,7 @@ def plan_monte_carlo(activation, planner):
 
     With ``planner.leverage`` (activations homogeneous of degree 1) the columns of ``G`` have
     the density ``p(w) = |w|^2 N(w; 0, I_D) / D`` (the Gaussian columns rescaled to radii
-    ``r^2 ~ chi^2(D + 2)``, as in :func:`skntk.random_features.sample_leverage_gaussian`),
+    ``r^2 ~ chi^2(D + 2)``, as in :func:`skntk.sketching.sample_leverage_gaussian`),
     with importance weights ``sqrt(D) / |w|`` on the values, whose exact mean is then
     ``r_0(s) sqrt(D) / E|g|``, ``E|g| = sqrt(2) Gamma((D + 1)/2) / Gamma(D/2)``.
     """
@@ -661,7 +661,6 @@ def plan_monte_carlo(activation, planner):
     G = _monte_carlo_directions(planner, index, in_dim, (m, columns - m), dtype)
     weights, factor = None, 1.0
     if planner.leverage:
-        from .random_features import leverage_radii  # (it imports this module)
 
         G, radius_sq = leverage_radii(G, planner.rng)
         weights = np.sqrt(in_dim / radius_sq[:m])

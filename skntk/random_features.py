@@ -12,8 +12,6 @@ tangent kernel*, 2021), drawn here exactly from its radial representation
 
 import warnings
 
-import numpy as np
-from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import StrOptions
 
 from ._estimator import (
@@ -26,95 +24,9 @@ from ._estimator import (
 from .activations import get_activation
 from .architectures import fully_connected
 from .network_features import NetworkFeatureMap
+from .sketching import leverage_radii, sample_leverage_gaussian  # public here too
 
 __all__ = ["NTKRandomFeatures", "leverage_radii", "sample_leverage_gaussian"]
-
-# rows of a Gaussian matrix drawn at once (bounds the float64 temporary when storing float32)
-_DRAW_CHUNK = 512
-
-
-def sample_leverage_gaussian(dim, n_samples, rng, dtype=np.float64):
-    r"""Exact samples from the density ``p(w) = |w|^2 N(w; 0, I_dim) / dim``.
-
-    In polar coordinates ``w = r u`` the density factors into a uniform direction ``u`` on the
-    sphere and a radius with ``r^2 ~ chi^2(dim + 2)`` (the factor ``|w|^2 = r^2`` turns the
-    ``chi^2(dim)`` law of ``|g|^2``, density ``~ t^{dim/2-1} e^{-t/2}``, into
-    ``~ t^{dim/2} e^{-t/2}``, i.e. ``chi^2(dim + 2)``). So ``w = r g/|g|`` with
-    ``g ~ N(0, I)`` and an independent ``r = sqrt(chi^2(dim + 2))``: no Markov chain needed
-    (:func:`leverage_radii`).
-
-    Parameters
-    ----------
-    dim : int
-    n_samples : int
-    rng : RandomState or Generator
-    dtype : numpy dtype, default=float64
-
-    Returns
-    -------
-    w : ndarray of shape (dim, n_samples)
-        One sample per column.
-    radius_sq : ndarray of shape (n_samples,)
-        ``|w|^2`` (float64).
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from skntk.random_features import sample_leverage_gaussian
-    >>> w, r2 = sample_leverage_gaussian(5, 3, np.random.default_rng(0))
-    >>> w.shape, bool(np.allclose((w**2).sum(axis=0), r2))
-    ((5, 3), True)
-    """
-    gen = _generator(rng)
-    g = np.empty((dim, n_samples), dtype=dtype)
-    for start in range(0, dim, _DRAW_CHUNK):  # float64 draws stored in dtype, chunk by chunk
-        stop = min(start + _DRAW_CHUNK, dim)
-        g[start:stop] = gen.standard_normal((stop - start, n_samples))
-    return leverage_radii(g, gen)
-
-
-def leverage_radii(g, rng):
-    r"""Turn standard Gaussian columns into samples of ``p(w) = |w|^2 N(w; 0, I_D) / D``.
-
-    Each column keeps its direction ``g / |g|`` (uniform on the sphere for any column that is
-    marginally ``N(0, I_D)``, e.g. the stratified directions of the Monte-Carlo strategy) and
-    gets an independent radius ``r`` with ``r^2 ~ chi^2(D + 2)``; see
-    :func:`sample_leverage_gaussian`.
-
-    Parameters
-    ----------
-    g : ndarray of shape (D, n_samples)
-        Rescaled in place.
-    rng : RandomState or Generator
-
-    Returns
-    -------
-    w : ndarray of shape (D, n_samples)
-        ``g`` itself, rescaled.
-    radius_sq : ndarray of shape (n_samples,)
-        ``|w|^2`` (float64).
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from skntk.random_features import leverage_radii
-    >>> w, r2 = leverage_radii(np.random.RandomState(0).randn(4, 2), np.random.RandomState(1))
-    >>> bool(np.allclose((w**2).sum(axis=0), r2))
-    True
-    """
-    norms = np.sqrt(np.einsum("ij,ij->j", g, g, dtype=np.float64))
-    norms[norms == 0] = 1.0
-    radius_sq = rng.chisquare(g.shape[0] + 2, size=g.shape[1])
-    g *= (np.sqrt(radius_sq) / norms).astype(g.dtype)[None, :]
-    return g, radius_sq
-
-
-def _generator(rng):
-    if isinstance(rng, np.random.Generator):
-        return rng
-    rng = check_random_state(rng)
-    return np.random.default_rng(rng.randint(0, 2**31 - 1, size=4))
-
 
 class NTKRandomFeatures(NetworkFeatureMap):
     r"""Monte-Carlo random features of the NTK (or NNGP) of a fully connected network.

@@ -516,7 +516,7 @@ class MonteCarloStep(HermiteStep):
     (the planner stratifies the components of ``G`` along the rows' common directions, which
     keeps every column exactly ``N(0, I_D)``; see :func:`skntk.planning.plan_monte_carlo`).
     **Leverage sampling** (activations homogeneous of degree 1): ``g_j`` has the density
-    ``p(w) = |w|^2 N(w; 0, I_D) / D`` (:func:`skntk.random_features.sample_leverage_gaussian`)
+    ``p(w) = |w|^2 N(w; 0, I_D) / D`` (:func:`skntk.sketching.sample_leverage_gaussian`)
     and the importance weight ``w_j = sqrt(D) / |g_j|`` keeps the values unbiased
     (``E_N[f] = E_p[f D / |w|^2]``); by homogeneity ``w_j act(z_j) = s sqrt(D)
     act(u g_j / |g_j|)``, a function of the uniform direction only, whose mean is
