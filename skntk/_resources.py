@@ -81,11 +81,14 @@ def check_resources(owner, layers, image_shape, n_components, internal_component
                                             monte_carlo)
     available = _physical_memory()
     if available and fitted + row > 0.8 * available:
+        widths = f"n_components={n_components}"
+        if monte_carlo is not None:  # the Taylor method has no intermediate width
+            widths += f" and internal_components={internal_components}"
         raise ValueError(
-            f"{owner} with n_components={n_components} and internal_components="
-            f"{internal_components} needs about {_gib(fitted + row)} ({_gib(fitted)} of random "
-            f"matrices, {_gib(row)} per input in transform); this machine has "
-            f"{_gib(available)}. Decrease n_components or internal_components"
+            f"{owner} with {widths} needs about {_gib(fitted + row)} ({_gib(fitted)} of "
+            f"random matrices, {_gib(row)} per input in transform); this machine has "
+            f"{_gib(available)}. Decrease "
+            + ("n_components" if monte_carlo is None else "n_components or internal_components")
         )
     if seconds > _MAX_PLANNING_SECONDS:
         raise ValueError(

@@ -7,6 +7,7 @@ random state, so a shuffled or class-sorted training set gives the same features
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 from sklearn.datasets import load_digits
 
 from skntk import CNTKSketch, NeuralKernelFeatures, NNGPSketch, NTKSketch
@@ -18,6 +19,9 @@ IMAGES = X_DIGITS.reshape(-1, 8, 8, 1)
 
 CASES = {
     "ntk-taylor": (X_DIGITS, lambda: NTKSketch(512, depth=2, random_state=0)),
+    # sparse rows: the content keys read the stored entries only
+    "ntk-hermite-sparse": (sp.csr_matrix(X_DIGITS), lambda: NTKSketch(
+        512, depth=2, bias_std=0.5, random_state=0)),
     "ntk-hermite-bias": (
         X_DIGITS, lambda: NTKSketch(512, depth=2, bias_std=0.5, random_state=0)),
     "nngp-gelu": (
@@ -34,7 +38,7 @@ CASES = {
 def test_fit_is_independent_of_row_order(case, order):
     X, make = CASES[case]
     perm = (np.argsort(Y_DIGITS, kind="stable") if order == "sorted_by_class"
-            else np.random.RandomState(1).permutation(len(X)))
+            else np.random.RandomState(1).permutation(X.shape[0]))
     probe = X[:50]
     a = make().fit(X).transform(probe)
     b = make().fit(X[perm]).transform(probe)
