@@ -16,6 +16,7 @@ from sklearn.utils._param_validation import (
 )
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from . import _dask
 from ._backend import get_namespace, is_numpy_namespace
 from .activations import Activation
 
@@ -111,14 +112,21 @@ class FeatureMapMixin(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
 
         Parameters
         ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        X : {array-like, sparse matrix, dask array} of shape (n_samples, n_features)
+            Or images ``(n_samples, H, W, C)`` for the estimators that take images. A
+            :class:`dask.array.Array` chunked along rows is transformed lazily, block by block
+            (see :func:`skntk._dask.transform_blocks`).
 
         Returns
         -------
         Z : ndarray of shape (n_samples, n_components)
-            Same float dtype (and array namespace) as ``X``.
+            Same float dtype (and array namespace) as ``X``. For a dask ``X``, a lazy dask
+            array with chunks ``(X.chunks[0], (n_components,))``.
         """
         check_is_fitted(self)
+        if _dask.is_dask_array(X):
+            # checked without computing; each block task runs this method on NumPy rows
+            return _dask.transform_blocks(self, X)
         X = self._validate(X, reset=False)
         return self._transform_validated(X)
 

@@ -63,6 +63,7 @@ from sklearn.utils import check_array, check_random_state, gen_batches
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from . import _dask
 from ._backend import asarray_like, get_namespace, is_numpy_namespace
 from ._estimator import BIAS_STD, WEIGHT_STD, check_parameter
 from .activations import Activation, get_activation
@@ -1173,6 +1174,7 @@ class FiniteWidthNTK(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         -------
         self : FiniteWidthNTK
         """
+        _dask.reject_dask_fit(self, X)
         X = validate_data(
             self, X, accept_sparse=("csr", "csc"), dtype=(np.float64, np.float32), reset=True
         )
@@ -1214,6 +1216,8 @@ class FiniteWidthNTK(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
             ``Z Z^T`` is (an unbiased estimate of) the output-averaged empirical NTK; dtype of X.
         """
         check_is_fitted(self)
+        if _dask.is_dask_array(X):  # lazy, block by block (skntk._dask.transform_blocks)
+            return _dask.transform_blocks(self, X)
         X = validate_data(
             self, X, accept_sparse=("csr", "csc"), dtype=(np.float64, np.float32), reset=False
         )

@@ -8,6 +8,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from . import _dask
 from ._estimator import POSITIVE_INT, FeatureMapMixin, Numbers
 from ._resources import check_resources
 from ._scaling import unit_scale
@@ -98,6 +99,7 @@ class NetworkFeatureMap(FeatureMapMixin):
         -------
         self : object
         """
+        _dask.reject_dask_fit(self, X)  # fit on a sample; transform maps the rest lazily
         layers = self._network()
         X = self._validate(X, reset=True)
         if not self._is_images():
@@ -171,21 +173,6 @@ class NetworkFeatureMap(FeatureMapMixin):
                 "and whose Dense layers have bias_std=0; use method='hermite'"
             )
         return "taylor" if method == "taylor" or (method == "auto" and eligible) else "hermite"
-
-    def transform(self, X):
-        """Map ``X`` to the feature space.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features), or images (n_samples, H, W, C)
-
-        Returns
-        -------
-        Z : ndarray of shape (n_samples, n_components)
-            Same float dtype as ``X``.
-        """
-        check_is_fitted(self)
-        return self._transform_validated(self._validate(X, reset=False))
 
     def _transform_batch(self, X):
         return self.plan_.transform(X)
