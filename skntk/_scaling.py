@@ -12,7 +12,9 @@ import scipy.sparse as sp
 
 from ._backend import asarray_like, get_namespace, to_numpy
 
-__all__ = ["unit_scale", "unit_scale_rows", "rescale_rows"]
+__all__ = ["unit_exponent", "unit_scale_rows", "rescale_rows", "scale_rows"]
+
+_CHUNK = 4096  # rows at a time for the peaks
 
 
 def unit_scale_rows(X):
@@ -24,15 +26,11 @@ def unit_scale_rows(X):
     return _scale(X, np.ldexp(1.0, -e)), e
 
 
-def unit_scale(X):
-    """``X / 2^E`` with one exponent ``E`` for all rows, so that the largest absolute entry
-    lies in [0.5, 1): the relative scales of the rows are kept (``fit`` plans on them), and
-    nothing changes but the exponent, exactly."""
+def unit_exponent(X):
+    """``E`` such that the largest absolute entry of ``X / 2^E`` lies in [0.5, 1) (0 for a
+    zero ``X``)."""
     peak = float(np.max(_row_peak(X), initial=0.0))
-    if peak == 0.0:
-        return X
-    _, e = np.frexp(peak)
-    return _scale(X, np.full(X.shape[0], np.ldexp(1.0, -int(e))))
+    return int(np.frexp(peak)[1]) if peak > 0.0 else 0
 
 
 def rescale_rows(Z, e, degree, what="features"):
@@ -59,9 +57,18 @@ def _row_peak(Z):
         return np.asarray(abs(sp.csr_matrix(Z)).max(axis=1).todense(),
                           dtype=np.float64).ravel()
     if isinstance(Z, np.ndarray):
-        return np.abs(Z).max(axis=1).astype(np.float64) if Z.shape[1] else np.zeros(len(Z))
+        if not Z.shape[1]:
+            return np.zeros(len(Z))
+        # in row chunks: np.abs of the whole array would briefly double the input's memory
+        return np.concatenate([np.zeros(0)] + [np.abs(Z[i : i + _CHUNK]).max(axis=1)
+                                               for i in range(0, len(Z), _CHUNK)])
     xp = get_namespace(Z)
     return to_numpy(xp.max(xp.abs(Z), axis=1)).astype(np.float64)
+
+
+def scale_rows(X, factors):
+    """``X`` with row ``i`` multiplied by ``factors[i]`` (powers of two: exact)."""
+    return _scale(X, factors)
 
 
 def _scale(X, factors):

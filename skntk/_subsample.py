@@ -11,7 +11,7 @@ subsample, the same for any permutation of the rows.
 import numpy as np
 import scipy.sparse as sp
 
-__all__ = ["subsample_rows"]
+__all__ = ["subsample_rows", "UnitScaled"]
 
 _CHUNK = 4096  # rows hashed at once (bounds the integer temporary)
 _MASK = np.uint64(0xFFFFFFFFFFFFFFFF)
@@ -42,20 +42,53 @@ def subsample_rows(X, max_rows, rng):
     >>> a.shape, bool(np.array_equal(a, b))
     ((3, 2), True)
     """
-    keys = row_keys(X, np.random.RandomState(rng.randint(0, 2**31 - 1)))
+    factor = 1.0
+    if isinstance(X, UnitScaled):
+        X, factor = X.X, X.factor
+    keys = row_keys(X, np.random.RandomState(rng.randint(0, 2**31 - 1)), factor)
     order = np.lexsort((np.arange(len(keys)), keys))[:max_rows]
-    return X[order]
+    return X[order] if factor == 1.0 else _times(X[order], factor)
 
 
-def row_keys(X, rng):
-    """Pseudo-random 64-bit keys of the rows of ``X``: a random odd multiplier per column
-    times the bits of each value, summed with wrap-around (exact, so independent of where the
-    row sits) and mixed (splitmix64 finalizer)."""
+class UnitScaled:
+    """``X / 2^E`` (:func:`skntk._scaling.unit_exponent`) for :func:`subsample_rows`, without
+    a copy of ``X``: only the rows taken are scaled, and the keys are those of the scaled
+    rows, so the subsample equals that of ``X / 2^E`` (``fit`` plans a homogeneous
+    network at unit scale from subsamples; a copy of ``X`` would cost memory linear in n).
+
+    Attributes
+    ----------
+    X : ndarray or sparse matrix
+    factor : float
+        ``2^-E``.
+    shape, dtype
+        ``X``'s.
+    """
+
+    def __init__(self, X):
+        from ._scaling import unit_exponent
+
+        self.X = X
+        self.factor = float(np.ldexp(1.0, -unit_exponent(X)))
+        self.shape, self.dtype = X.shape, X.dtype
+
+
+def _times(X, factor):
+    from ._scaling import scale_rows
+
+    return scale_rows(X, np.full(X.shape[0], factor))
+
+
+def row_keys(X, rng, factor=1.0):
+    """Pseudo-random 64-bit keys of the rows of ``X * factor``: a random odd multiplier per
+    column times the bits of each value, summed with wrap-around (exact, so independent of
+    where the row sits) and mixed (splitmix64 finalizer)."""
     d = X.shape[1]
     mult = rng.randint(0, 2**62, size=d, dtype=np.int64).astype(np.uint64) * 2 + 1
     if sp.issparse(X):
         X = sp.csr_matrix(X)
-        bits = _value_bits(X.data) * mult[X.indices]
+        data = X.data if factor == 1.0 else _times(X.data[None, :], factor)[0]
+        bits = _value_bits(data) * mult[X.indices]
         sums = np.zeros(X.shape[0], dtype=np.uint64)
         nonempty = np.diff(X.indptr) > 0
         if bits.size:
@@ -64,7 +97,8 @@ def row_keys(X, rng):
         X = np.asarray(X)
         sums = np.empty(X.shape[0], dtype=np.uint64)
         for start in range(0, X.shape[0], _CHUNK):
-            block = _value_bits(X[start:start + _CHUNK])
+            block = X[start:start + _CHUNK]
+            block = _value_bits(block if factor == 1.0 else _times(block, factor))
             sums[start:start + _CHUNK] = np.sum(block * mult, axis=1, dtype=np.uint64)
     return _mix(sums)
 

@@ -11,7 +11,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from . import _dask
 from ._estimator import POSITIVE_INT, FeatureMapMixin, Numbers
 from ._resources import check_resources
-from ._scaling import unit_scale
+from ._subsample import UnitScaled
 from .kernels import _check_layers, check_images
 from .planning import Planner, network_homogeneity
 from .steps import HermiteStep, MonteCarloStep
@@ -108,7 +108,7 @@ class NetworkFeatureMap(FeatureMapMixin):
         rng = check_random_state(self.random_state)
         self.method_ = self._choose_method(layers)
         if network_homogeneity(layers) is not None:  # plan at unit scale (see NetworkPlan)
-            X = unit_scale(X)
+            X = UnitScaled(X)  # the planners scale only the subsamples they take
         if self.method_ == "taylor":
             check_resources(type(self).__name__, layers, self.image_shape_, self.n_components,
                             self.n_components, 32 if self.degree == "auto" else self.degree,
