@@ -3,6 +3,7 @@
 from .convolutional import CNTKSketch
 from .finite_width import FiniteWidthNTK, empirical_ntk
 from .fully_connected import NNGPSketch, NTKSketch
+from .linear_model import NeuralKernelRidge, NeuralKernelRidgeClassifier
 from .network_features import NeuralKernelFeatures
 from .random_features import NTKRandomFeatures
 
@@ -16,5 +17,7 @@ __all__ = [
     "CNTKSketch",
     "FiniteWidthNTK",
     "empirical_ntk",
+    "NeuralKernelRidge",
+    "NeuralKernelRidgeClassifier",
     "__version__",
 ]
