@@ -1,5 +1,6 @@
 """Shared scikit-learn plumbing of the feature-map estimators: validation, batching, tags."""
 
+import math
 import numbers
 import sys
 import time
@@ -7,6 +8,7 @@ import time
 import numpy as np
 import scipy.sparse as sp
 from joblib import Parallel, delayed
+from sklearn import get_config
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
 from sklearn.utils import gen_batches
 from sklearn.utils._param_validation import (
@@ -17,7 +19,7 @@ from sklearn.utils._param_validation import (
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import _dask
-from ._backend import get_namespace, is_numpy_namespace
+from ._backend import device, foreign_namespace, get_namespace, is_numpy_namespace
 from .activations import Activation
 
 __all__ = ["FeatureMapMixin", "allocate_dimensions", "activation_constraint", "OddInteger",
@@ -77,8 +79,22 @@ class FeatureMapMixin(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
     maps rows in bounded-memory batches (optionally in parallel threads) and returns exactly
     ``n_components`` columns in the input's float dtype.
 
-    Subclasses implement ``_fit(X, rng)`` and ``_transform_batch(X)``; the latter works on any
-    array namespace (NumPy, CuPy, array-API) and on SciPy sparse rows.
+    Subclasses implement ``fit`` and ``_transform_batch(X)``; the latter works on any array
+    namespace (NumPy, CuPy, array-API) and on SciPy sparse rows.
+
+    **Array namespaces.** An array of another library than NumPy (CuPy, ``array_api_strict``,
+    any array-API array) stays in its namespace: ``fit`` accepts it (planning copies only a
+    small subsample to the host) and ``transform`` returns an array of the same namespace,
+    device and float dtype, whether scikit-learn's ``array_api_dispatch`` is on or off.
+    Nothing is silently converted to NumPy: the features are computed where the data is.
+    The fitted state (random draws, fitted tables) is host NumPy data whatever the input, and
+    moves to a device once, on its first use there; so a map fitted on NumPy can transform
+    CuPy arrays and the other way round. With ``array_api_dispatch`` on, scikit-learn's rule
+    for array-API estimators applies on top: ``transform`` then takes only arrays of the
+    namespace and device ``fit`` saw (a ValueError says so). Dispatch also matters for the
+    estimators after the map in a pipeline (``Ridge`` accepts a CuPy array only with
+    ``sklearn.set_config(array_api_dispatch=True)``, which in turn needs the environment
+    variable ``SCIPY_ARRAY_API=1`` set before SciPy is imported).
     """
 
     _common_constraints = {
@@ -91,6 +107,8 @@ class FeatureMapMixin(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
     _accept_sparse = ("csr", "csc")
 
     def _validate(self, X, reset):
+        if foreign_namespace(X) is not None:
+            return validate_namespace_array(self, X, reset)
         return validate_data(
             self,
             X,
@@ -99,6 +117,28 @@ class FeatureMapMixin(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             dtype=[np.float64, np.float32],
             ensure_all_finite=True,
         )
+
+    def _record_namespace(self, X):
+        """Remember the namespace and device of the training inputs (called by ``fit``)."""
+        self._fit_namespace_ = _namespace_of(X)
+
+    def _check_same_namespace(self, X, method):
+        """scikit-learn's rule under ``array_api_dispatch``: inputs of ``method`` must share
+        the namespace and device of ``fit``'s."""
+        if not get_config()["array_api_dispatch"]:
+            return
+        fitted = getattr(self, "_fit_namespace_", ("numpy", "cpu"))
+        given = _namespace_of(X)
+        if given != fitted:
+            raise ValueError(
+                f"Inputs passed to {type(self).__name__}.{method}() must use the same "
+                "namespace and the same device as those passed to fit() when "
+                f"array_api_dispatch is on: fit got {fitted[0]} arrays on {fitted[1]}, "
+                f"{method} got {given[0]} arrays on {given[1]}. Pass arrays of fit's "
+                "namespace and device, fit again on arrays like X, or turn "
+                "array_api_dispatch off (the fitted state is host data and serves any "
+                "namespace then)"
+            )
 
     def _batch_rows(self):
         if self.batch_size != "auto":
@@ -120,13 +160,17 @@ class FeatureMapMixin(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         Returns
         -------
         Z : ndarray of shape (n_samples, n_components)
-            Same float dtype (and array namespace) as ``X``. For a dask ``X``, a lazy dask
-            array with chunks ``(X.chunks[0], (n_components,))``.
+            Same float dtype as ``X``, and for an array of another namespace (CuPy,
+            array-API) an array of that namespace on ``X``'s device, with or without
+            ``array_api_dispatch`` (batches then run one after another: ``n_jobs`` applies
+            to NumPy input). For a dask ``X``, a lazy dask array with chunks
+            ``(X.chunks[0], (n_components,))``.
         """
         check_is_fitted(self)
         if _dask.is_dask_array(X):
             # checked without computing; each block task runs this method on NumPy rows
             return _dask.transform_blocks(self, X)
+        self._check_same_namespace(X, "transform")
         X = self._validate(X, reset=False)
         return self._transform_validated(X)
 
@@ -139,15 +183,18 @@ class FeatureMapMixin(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         start = time.perf_counter()
 
         numpy_out = is_numpy_namespace(xp) or sp.issparse(X)
-        out = np.empty((n, self.n_components), dtype=dtype) if numpy_out else None
+        if numpy_out:
+            out = np.empty((n, self.n_components), dtype=dtype)
+        else:  # filled batch by batch on the input's device (no concatenation copy)
+            out = xp.empty((n, self.n_components), dtype=dtype, device=device(X))
 
         def run(i, sl):
-            Z = self._transform_batch(X[sl])
+            rows = X[sl] if numpy_out else X[sl, ...]
+            Z = self._transform_batch(rows)
             if not _all_finite(Z):
-                raise ValueError(self._nonfinite_message(X[sl]))
-            if numpy_out:  # write in place: no concatenation copy of the whole output
-                out[sl] = Z
-                Z = None
+                raise ValueError(self._nonfinite_message(rows))
+            out[sl, ...] = Z  # write in place: no concatenation copy of the whole output
+            Z = None
             if verbose:
                 elapsed = time.perf_counter() - start
                 print(
@@ -157,15 +204,11 @@ class FeatureMapMixin(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
                 )
             return Z
 
-        n_jobs = self.n_jobs if numpy_out else None
-        parts = Parallel(n_jobs=n_jobs, prefer="threads")(
+        n_jobs = self.n_jobs if numpy_out else None  # one device: its own parallelism
+        Parallel(n_jobs=n_jobs, prefer="threads")(
             delayed(run)(i, sl) for i, sl in enumerate(batches)
         )
-        if numpy_out:
-            return out
-        if not parts:
-            return xp.zeros((0, self.n_components), dtype=dtype)
-        return xp.concat(parts, axis=0)
+        return out
 
     def _nonfinite_message(self, X):
         """Why a batch's features are not finite (subclasses name the layer)."""
@@ -179,8 +222,53 @@ class FeatureMapMixin(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True
+        tags.array_api_support = True
         tags.transformer_tags.preserves_dtype = ["float64", "float32"]
         return tags
+
+
+def _namespace_of(X):
+    """``(namespace name, device)`` of an input; NumPy for everything that is not an array
+    of another namespace (lists, sparse matrices, data frames)."""
+    xp = foreign_namespace(X)
+    if xp is None:
+        return ("numpy", "cpu")
+    return (xp.__name__.removeprefix("array_api_compat."), str(device(X)))
+
+
+def validate_namespace_array(estimator, X, reset, ndim=2):
+    """``validate_data`` for an array of another namespace than NumPy (CuPy, array-API),
+    kept in its namespace and on its device whatever ``array_api_dispatch`` says.
+
+    The checks of :func:`sklearn.utils.check_array` that the feature maps rely on: ``ndim``
+    dimensions, at least one sample and one feature, a real dtype (float32 and float64 kept,
+    integers and booleans converted to float64), finite values; then the number of features
+    (``n_features_in_``) as ``validate_data`` does.
+    """
+    xp = foreign_namespace(X)
+    name = type(estimator).__name__
+    if X.ndim != ndim:
+        raise ValueError(f"Expected a {ndim}-D array, got a {X.ndim}-D array of shape "
+                         f"{tuple(X.shape)}; {name} takes (n_samples, n_features) rows"
+                         + (" or (n_samples, H, W, C) images" if ndim == 4 else ""))
+    if X.shape[0] < 1 or math.prod(X.shape[1:]) < 1:
+        raise ValueError(f"Found array with shape {tuple(X.shape)}: {name} needs at least "
+                         "one sample and one feature")
+    if xp.isdtype(X.dtype, "complex floating"):
+        raise ValueError(f"Complex data not supported: X has dtype {X.dtype}; pass real "
+                         "values (e.g. the real part or the modulus)")
+    if not xp.isdtype(X.dtype, "real floating"):
+        if not xp.isdtype(X.dtype, ("integral", "bool")):
+            raise ValueError(f"X must contain real numbers, got dtype {X.dtype}")
+        X = xp.astype(X, xp.float64)
+    elif X.dtype not in (xp.float32, xp.float64):  # float16: compute in float64 (as NumPy)
+        X = xp.astype(X, xp.float64)
+    if not bool(xp.all(xp.isfinite(X))):
+        raise ValueError(f"Input X contains NaN or infinity; {name} needs finite values "
+                         "(impute or drop them first)")
+    if ndim == 2:
+        validate_data(estimator, X, reset=reset, skip_check_array=True)
+    return X
 
 
 def _all_finite(Z):

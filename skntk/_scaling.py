@@ -23,6 +23,8 @@ def unit_scale_rows(X):
     peak = _row_peak(X)
     _, e = np.frexp(peak)
     e = np.where(peak > 0, e, 0)
+    if not (isinstance(X, np.ndarray) or sp.issparse(X) or np.any(e)):
+        return X, e  # a device array needs no copy (NumPy callers get one, as always)
     return _scale(X, np.ldexp(1.0, -e)), e
 
 
@@ -35,11 +37,14 @@ def unit_exponent(X):
 
 def rescale_rows(Z, e, degree, what="features"):
     """``Z * 2^(degree e)`` per row; a ValueError naming the limit when that overflows."""
-    if isinstance(Z, np.ndarray) and not np.any(e):
+    if not np.any(e):
         return Z
     factors = np.exp2(np.asarray(e, dtype=np.float64) * degree)
     dtype = Z.dtype
-    limit = float(np.finfo(dtype if isinstance(Z, np.ndarray) else np.float64).max)
+    if isinstance(Z, np.ndarray) or sp.issparse(Z):
+        limit = float(np.finfo(dtype).max)
+    else:
+        limit = float(get_namespace(Z).finfo(dtype).max)
     peak = _row_peak(Z)
     with np.errstate(over="ignore"):
         too_big = peak * factors > limit
@@ -74,12 +79,16 @@ def scale_rows(X, factors):
 def _scale(X, factors):
     info = np.finfo(np.float32)
     host = isinstance(X, np.ndarray) or sp.issparse(X)
-    if host and X.dtype == np.float32 and np.any((factors > 2.0**126) | (factors < info.tiny)):
+    xp = None if host else get_namespace(X)
+    narrow = X.dtype == (np.float32 if host else xp.float32)
+    if narrow and np.any((factors > 2.0**126) | (factors < info.tiny)):
         # the factor itself is outside float32's normal range: multiply in float64
         if sp.issparse(X):
             return (sp.diags(factors) @ X.astype(np.float64)).astype(np.float32)
         if isinstance(X, np.ndarray):
             return (X.astype(np.float64) * factors[:, None]).astype(np.float32)
+        wide = xp.astype(X, xp.float64) * asarray_like(factors[:, None], X, dtype=xp.float64)
+        return xp.astype(wide, X.dtype)
     if sp.issparse(X):
         return sp.diags(factors.astype(X.dtype)) @ X
     if isinstance(X, np.ndarray):

@@ -11,6 +11,8 @@ subsample, the same for any permutation of the rows.
 import numpy as np
 import scipy.sparse as sp
 
+from ._backend import asarray_like, foreign_namespace, to_numpy
+
 __all__ = ["subsample_rows", "UnitScaled"]
 
 _CHUNK = 4096  # rows hashed at once (bounds the integer temporary)
@@ -22,7 +24,7 @@ def subsample_rows(X, max_rows, rng):
 
     Parameters
     ----------
-    X : ndarray or sparse matrix of shape (n, d)
+    X : ndarray, sparse matrix or array-API array of shape (n, d)
     max_rows : int
     rng : RandomState
         Seeds the keys (one draw).
@@ -31,7 +33,9 @@ def subsample_rows(X, max_rows, rng):
     -------
     rows : same type as ``X``, shape (min(n, max_rows), d)
         Rows of ``X`` in increasing key order; a permutation of ``X``'s rows gives the same
-        result.
+        result. For an array of another namespace (e.g. CuPy), a NumPy copy of the rows:
+        ``fit`` plans on the host, so only the subsample leaves the device (and the keys,
+        computed on host copies of row chunks, are those of the NumPy data).
 
     Examples
     --------
@@ -47,6 +51,10 @@ def subsample_rows(X, max_rows, rng):
         X, factor = X.X, X.factor
     keys = row_keys(X, np.random.RandomState(rng.randint(0, 2**31 - 1)), factor)
     order = np.lexsort((np.arange(len(keys)), keys))[:max_rows]
+    xp = foreign_namespace(X)
+    if xp is not None:
+        X = to_numpy(xp.take(X, asarray_like(order, X), axis=0))
+        order = slice(None)
     return X[order] if factor == 1.0 else _times(X[order], factor)
 
 
@@ -94,10 +102,13 @@ def row_keys(X, rng, factor=1.0):
         if bits.size:
             sums[nonempty] = np.add.reduceat(bits, X.indptr[:-1][nonempty])
     else:
-        X = np.asarray(X)
+        # another namespace (a GPU): the bits of host copies of row chunks
+        host = foreign_namespace(X) is None
+        X = np.asarray(X) if host else X
         sums = np.empty(X.shape[0], dtype=np.uint64)
         for start in range(0, X.shape[0], _CHUNK):
-            block = X[start:start + _CHUNK]
+            stop = min(start + _CHUNK, X.shape[0])
+            block = X[start:stop] if host else to_numpy(X[start:stop, ...])
             block = _value_bits(block if factor == 1.0 else _times(block, factor))
             sums[start:start + _CHUNK] = np.sum(block * mult, axis=1, dtype=np.uint64)
     return _mix(sums)

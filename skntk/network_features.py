@@ -1,5 +1,6 @@
 """NeuralKernelFeatures: random features of the NNGP or NTK of any composed network."""
 
+import math
 import numbers
 
 import numpy as np
@@ -9,7 +10,8 @@ from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import _dask
-from ._estimator import POSITIVE_INT, FeatureMapMixin, Numbers
+from ._backend import foreign_namespace, get_namespace, to_numpy
+from ._estimator import POSITIVE_INT, FeatureMapMixin, Numbers, validate_namespace_array
 from ._resources import check_resources
 from ._subsample import UnitScaled
 from .kernels import _check_layers, check_images
@@ -48,6 +50,8 @@ class NetworkFeatureMap(FeatureMapMixin):
     def _validate(self, X, reset):
         if not self._is_images():
             return super()._validate(X, reset)
+        if foreign_namespace(X) is not None:
+            return self._validate_namespace_images(X, reset)
         ndim = getattr(X, "ndim", None)
         if ndim is None:
             try:
@@ -71,6 +75,30 @@ class NetworkFeatureMap(FeatureMapMixin):
             shape = (1, 1, X.shape[1]) if self.image_shape is None else self.image_shape
             _, self.image_shape_ = check_images(X[:1], shape, "X")
         return X
+
+    def _validate_namespace_images(self, X, reset):
+        """:meth:`_validate` for images of another namespace (CuPy, array-API): checked and
+        flattened to ``(n, H*W*C)`` rows on their device."""
+        if X.ndim != 4:
+            X = validate_namespace_array(self, X, reset)
+            if reset:
+                shape = (1, 1, X.shape[1]) if self.image_shape is None else self.image_shape
+                _, self.image_shape_ = check_images(to_numpy(X[:1, ...]), shape, "X")
+            return X
+        X = validate_namespace_array(self, X, reset, ndim=4)
+        shape = tuple(int(v) for v in X.shape[1:])
+        if self.image_shape is not None and tuple(self.image_shape) != shape:
+            raise ValueError(f"image_shape={tuple(self.image_shape)} does not match X's shape "
+                             f"{tuple(X.shape)}")
+        if reset:
+            self.n_features_in_ = math.prod(shape)
+            self.image_shape_ = shape
+        elif shape != self.image_shape_:
+            raise ValueError(
+                f"X has images of shape {shape}, but {type(self).__name__} was fitted on "
+                f"images of shape {self.image_shape_}"
+            )
+        return get_namespace(X).reshape(X, (X.shape[0], math.prod(shape)))
 
     def _is_images(self):
         return True
@@ -102,6 +130,7 @@ class NetworkFeatureMap(FeatureMapMixin):
         _dask.reject_dask_fit(self, X)  # fit on a sample; transform maps the rest lazily
         layers = self._network()
         X = self._validate(X, reset=True)
+        self._record_namespace(X)
         if not self._is_images():
             self.image_shape_ = (1, 1, X.shape[1])
         want_ntk = self._want_ntk()

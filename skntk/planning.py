@@ -20,7 +20,7 @@ import scipy.sparse as sp
 from scipy.fft import next_fast_len
 from scipy.special import ndtri
 
-from ._backend import get_namespace, to_numpy
+from ._backend import device, get_namespace, to_numpy
 from ._estimator import allocate_with_overhead
 from ._scaling import rescale_rows, unit_scale_rows
 from ._subsample import subsample_rows
@@ -263,9 +263,10 @@ class NetworkPlan:
         h, w, c = self.image_shape
         n = X.shape[0]
         needs = any(isinstance(step, HermiteStep) for step in self.steps)
+        # exact per-pixel variances: host float64 (images: from a host copy of the batch)
         variances = pixel_variances(X, self.layers, self.image_shape) if needs else []
         if h * w > 1:
-            X = X.reshape(n * h * w, c)
+            X = _pixel_rows(X, n * h * w, c)
         feats = Features(X * _scalar_of(X, 1.0 / math.sqrt(c)), None, (n, h, w), variances)
         for step in self.steps:
             feats = step.transform(feats)
@@ -283,7 +284,8 @@ class NetworkPlan:
                 layer = [la for la in self.layers if hasattr(la, "activation")][k]
                 return (f"the pre-activation variance of activation layer {k + 1} ({layer!r}) "
                         "overflows float64")
-        feats = Features(X.reshape(n * h * w, c) if h * w > 1 else X, None, (n, h, w), variances)
+        feats = Features(_pixel_rows(X, n * h * w, c) if h * w > 1 else X, None, (n, h, w),
+                         variances)
         for i, (layer, step) in enumerate(zip(self.layers, self.steps, strict=False)):
             feats = step.transform(feats)
             for name, part in (("NNGP", feats.phi), ("NTK", feats.psi)):
@@ -312,8 +314,16 @@ class NetworkPlan:
                 Z = np.ascontiguousarray(Z)
         elif self.padding:
             xp = get_namespace(Z)
-            Z = xp.concat([Z, xp.zeros((Z.shape[0], self.padding), dtype=Z.dtype)], axis=1)
+            zeros = xp.zeros((Z.shape[0], self.padding), dtype=Z.dtype, device=device(Z))
+            Z = xp.concat([Z, zeros], axis=1)
         return Z
+
+
+def _pixel_rows(X, rows, c):
+    """Flattened images ``(n, H*W*C)`` as one row per pixel ``(n*H*W, C)``."""
+    if isinstance(X, np.ndarray):
+        return X.reshape(rows, c)
+    return get_namespace(X).reshape(X, (rows, c))
 
 
 def _finite_host(a):

@@ -4,8 +4,9 @@ Each primitive draws its randomness once, in ``__init__``, from a NumPy ``Random
 keeps it as small host (NumPy) arrays. So a seed gives the same features on every backend, and
 a primitive pickles like any NumPy object. ``transform`` is vectorized over rows. It accepts
 NumPy arrays (using ``scipy.fft`` with worker threads and SciPy sparse products) and any
-array-API array (CuPy, ``array_api_strict``); on each call the stored randomness moves to the
-input's device. Outputs are real and keep the input's floating dtype.
+array-API array (CuPy, ``array_api_strict``); the stored randomness moves to the input's
+device on first use there, once per device and dtype (:func:`skntk._backend.device_constant`).
+Outputs are real and keep the input's floating dtype.
 
 The real orthonormal transform
 ------------------------------
@@ -21,9 +22,10 @@ real and imaginary parts need concatenating; it is exactly orthogonal for every 
 and every entry has modulus at most ``sqrt(2/N)``. With random signs ``D``, the coordinates of
 ``H D x`` all carry a comparable share of ``|x|^2``. Sampling ``m`` of the ``N`` coordinates
 uniformly *without replacement* and scaling by ``sqrt(N/m)`` is exactly unbiased for inner
-products (for any ``D``) and has lower variance than sampling with replacement. Namespaces
-without a DCT, such as the array-API ``fft`` extension, compute the same transform from an
-``rfft`` (Makhoul's algorithm), so all backends agree to rounding.
+products (for any ``D``) and has lower variance than sampling with replacement. CuPy uses
+``cupyx.scipy.fft.dct``; namespaces without a DCT, such as the array-API ``fft`` extension,
+compute the same transform from an ``rfft`` (Makhoul's algorithm; both in
+:func:`skntk._backend.dct2`), so all backends agree to rounding.
 
 Memory layout
 -------------
@@ -42,7 +44,7 @@ import scipy.sparse as sp
 from sklearn.utils import check_random_state
 from sklearn.utils.random import sample_without_replacement
 
-from ._backend import asarray_like, get_namespace, is_numpy_namespace
+from ._backend import dct2, device_constant, get_namespace, is_numpy_namespace
 
 __all__ = ["SRHT", "CountSketch", "TensorSRHT", "TensorSketch", "PolySketch",
            "sample_leverage_gaussian", "leverage_radii"]
@@ -108,53 +110,33 @@ def _rows_first(ZT, xp, is_np):
 
 
 def _on(host, like, is_np, float_dtype=True):
-    """Host array -> the namespace/device of ``like`` (floats take ``like``'s dtype)."""
+    """Host array -> the namespace/device of ``like`` (floats take ``like``'s dtype).
+
+    ``host`` must be a fitted attribute (it outlives the call): its device copy is cached.
+    """
     if is_np:
         return host.astype(like.dtype, copy=False) if float_dtype else host
-    return asarray_like(host, like, dtype=like.dtype if float_dtype else None)
+    return device_constant(host, like, dtype=like.dtype if float_dtype else None)
 
 
 def _column(host, like, is_np):
     """Host vector (m,) -> (m, 1) column of ``like``'s dtype, namespace and device."""
-    return _on(host.reshape(-1, 1), like, is_np)
+    if is_np:
+        return host.reshape(-1, 1).astype(like.dtype, copy=False)
+    xp = get_namespace(like)
+    return xp.reshape(_on(host, like, is_np), (-1, 1))
 
 
 def _take_rows(Z, index, xp, is_np, out=None):
     if is_np:
         return np.take(Z, index, axis=0, out=out, mode="clip")  # indices valid by construction
-    return xp.take(Z, asarray_like(index, Z), axis=0)
-
-
-def _makhoul_tables(N):
-    """Index and coefficient tables computing an orthonormal DCT-II from an rfft."""
-    perm = np.empty(N, dtype=np.int64)
-    perm[: (N + 1) // 2] = np.arange(0, N, 2)
-    half = np.arange(N // 2)
-    perm[N - 1 - half] = 2 * half + 1
-    k = np.arange(N)
-    fold = np.minimum(k, N - k)
-    theta = np.pi * k / (2 * N)
-    norm = np.full(N, np.sqrt(2.0 / N))
-    norm[0] = np.sqrt(1.0 / N)
-    sign = np.where(k <= N // 2, 1.0, -1.0)
-    return perm, fold, np.cos(theta) * norm, sign * np.sin(theta) * norm
+    return xp.take(Z, device_constant(index, Z), axis=0)
 
 
 def _dct(Y, N, xp, is_np):
-    """Orthonormal DCT-II along axis -2 of ``Y``, zero-padded to length ``N``."""
-    if is_np:
-        return scipy.fft.dct(Y, type=2, n=N, axis=-2, norm="ortho", workers=-1)
-    d = Y.shape[-2]
-    if N > d:
-        shape = (*Y.shape[:-2], N - d, Y.shape[-1])
-        zeros = xp.zeros(shape, dtype=Y.dtype, device=Y.device)
-        Y = xp.concat([Y, zeros], axis=-2)
-    perm, fold, coef_re, coef_im = _makhoul_tables(N)
-    V = xp.fft.rfft(xp.take(Y, asarray_like(perm, Y), axis=-2), axis=-2)
-    fold = asarray_like(fold, Y)
-    re = xp.take(xp.real(V), fold, axis=-2)
-    im = xp.take(xp.imag(V), fold, axis=-2)
-    return re * _column(coef_re, Y, is_np) + im * _column(coef_im, Y, is_np)
+    """Orthonormal DCT-II along axis -2 of ``Y``, zero-padded to length ``N``
+    (:func:`skntk._backend.dct2`)."""
+    return dct2(Y, N, xp)
 
 
 def _rfft_rows(Y, xp, is_np):
@@ -250,7 +232,8 @@ class _Hashing:
         return self._cache[key]
 
     def _gather_tables(self):
-        """(depth, k * m) column indices and signs of each bucket's members, zero-padded."""
+        """Per level (up to the largest bucket's size), the ``k * m`` column indices and signs
+        of each bucket's members, zero-padded."""
         if "gather" not in self._cache:
             k, d = self.buckets.shape
             flat = self._rows()
@@ -265,7 +248,8 @@ class _Hashing:
             weight = np.zeros((depth, k * self.m))
             index[rank, flat] = cols
             weight[rank, flat] = vals
-            self._cache["gather"] = (index, weight)
+            # one array per level, kept here, so their device copies are made once
+            self._cache["gather"] = (list(index), list(weight))
         return self._cache["gather"]
 
     def apply(self, X, xp, is_np):
@@ -277,8 +261,8 @@ class _Hashing:
         index, weight = self._gather_tables()
         XT = _rows_last(X, xp, is_np)
         out = None
-        for r in range(index.shape[0]):
-            term = _take_rows(XT, index[r], xp, is_np) * _column(weight[r], XT, is_np)
+        for level, signs in zip(index, weight, strict=True):
+            term = _take_rows(XT, level, xp, is_np) * _column(signs, XT, is_np)
             out = term if out is None else out + term
         return out
 

@@ -18,7 +18,15 @@ from dataclasses import dataclass, field
 import numpy as np
 import scipy.sparse as sp
 
-from ._backend import asarray_like, get_namespace, is_numpy_namespace, to_numpy
+from ._backend import (
+    asarray_like,
+    device,
+    device_constant,
+    get_namespace,
+    is_numpy_namespace,
+    pointwise,
+    to_numpy,
+)
 from ._hermite import hermite_layer_coefficients
 from .sketching import SRHT, PolySketch, TensorSRHT
 
@@ -72,11 +80,15 @@ def _hcat(blocks, xp):
     return xp.concat(blocks, axis=1)
 
 
+def _full(shape, value, like, xp):
+    """An array of ``value`` with ``like``'s dtype, namespace and device."""
+    if sp.issparse(like) or isinstance(like, np.ndarray):
+        return np.full(shape, value, dtype=like.dtype)
+    return xp.full(shape, value, dtype=like.dtype, device=device(like))
+
+
 def _constant_column(value, rows, like, xp):
-    dtype = like.dtype
-    if sp.issparse(like):
-        return np.full((rows, 1), value, dtype=dtype)
-    return xp.full((rows, 1), value, dtype=dtype)
+    return _full((rows, 1), value, like, xp)
 
 
 def _scalar(value, like):
@@ -97,7 +109,7 @@ def _neighbours(phi, shape, f, scale):
     d = phi.shape[1]
     img = xp.reshape(phi, (n, h, w, d))
     r = f // 2
-    out = xp.zeros((n, h, w, f * f * d), dtype=phi.dtype)
+    out = _full((n, h, w, f * f * d), 0.0, phi, xp)
     s = _scalar(scale, phi)
     k = 0
     for dh in range(-r, r + 1):
@@ -204,11 +216,23 @@ def _row_norms(U):
 
 
 def _on(host, like, dtype=None):
-    """Host NumPy array moved to ``like``'s namespace and device (NumPy for sparse)."""
+    """Host NumPy array (computed for this batch) moved to ``like``'s namespace and device
+    (NumPy for sparse), in ``like``'s dtype unless ``dtype`` is given."""
     dtype = like.dtype if dtype is None else dtype
     if sp.issparse(like) or isinstance(like, np.ndarray):
         return np.asarray(host, dtype=dtype)
     return asarray_like(np.asarray(host), like, dtype=dtype)
+
+
+def _const(host, like, shape=None, dtype=None):
+    """A fitted host array (a step's attribute) on ``like``'s namespace and device, in
+    ``like``'s dtype unless ``dtype`` is given, optionally reshaped; the device copy is
+    made once (:func:`skntk._backend.device_constant`)."""
+    if sp.issparse(like) or isinstance(like, np.ndarray):
+        out = np.asarray(host, dtype=like.dtype if dtype is None else dtype)
+        return out if shape is None else out.reshape(shape)
+    out = device_constant(host, like, dtype=like.dtype if dtype is None else dtype)
+    return out if shape is None else get_namespace(like).reshape(out, shape)
 
 
 def _scale_rows(U, factors):
@@ -256,12 +280,13 @@ class CommonPart:
 
     def coordinates(self, U):
         """``e = U v^T``: the rows' coordinates along the directions (dense)."""
-        e = U @ _on(self.directions.T, U if not sp.issparse(U) else np.empty(0, U.dtype))
-        return np.asarray(e) if sp.issparse(U) else e
+        if sp.issparse(U):
+            return np.asarray(U @ np.asarray(self.directions.T, dtype=U.dtype))
+        return U @ _const(self.directions, U).T
 
     def sketch(self, e, l):
         """``Q_l(sum_i e_i v_i)`` for the rows of ``e``."""
-        table = _on(self.tables[l - 1], e)
+        table = _const(self.tables[l - 1], e)
         if e.shape[1] == 1:
             return (e[:, :1] ** l) @ table
         xp = get_namespace(e)
@@ -322,14 +347,14 @@ class PartialCompress:
             sketch = np.asarray(sketch, dtype=like.dtype)
         if self.direction is None:
             return _hcat([head, sketch], xp)
-        e = rest @ _on(self.direction[:, None], like)
-        return _hcat([head, e, sketch - e * _on(self.direction_sketch[None, :], like)], xp)
+        e = rest @ _const(self.direction, like, (-1, 1))
+        return _hcat([head, e, sketch - e * _const(self.direction_sketch, like, (1, -1))], xp)
 
 
 def _take_columns(a, index, xp):
     if isinstance(a, np.ndarray):
         return a[:, index]
-    return xp.take(a, _on(index, a, dtype=xp.int64), axis=1)
+    return xp.take(a, _const(index, a, dtype=xp.int64), axis=1)
 
 
 @dataclass(frozen=True)
@@ -376,9 +401,9 @@ class CommonTensor:
 
     def apply(self, psi, b, sketch, like, xp):
         """``[e E, sketch - e E M]`` for ``sketch = T(psi, b)``."""
-        e = psi @ _on(self.direction[:, None], like)
+        e = psi @ _const(self.direction, like, (-1, 1))
         E = _take_columns(b, self.columns, xp)
-        return [e * E, sketch - e * (E @ _on(self.correction, like))]
+        return [e * E, sketch - e * (E @ _const(self.correction, like))]
 
 
 @dataclass(frozen=True)
@@ -494,24 +519,26 @@ class HermiteStep:
         blocks = self._blocks(U, xp)
         phi = weighted_blocks(blocks, _on(coefs[0], like), xp)
         if self.padding:
-            phi = _hcat([phi, xp.zeros((phi.shape[0], self.padding), dtype=phi.dtype)], xp)
+            phi = _hcat([phi, _full((phi.shape[0], self.padding), 0.0, phi, xp)], xp)
         return phi, blocks
 
     def _projection(self, U, scale, like):
         """``z = s (u G)``: Gaussian projections with the exact variance ``s^2``, given ``u``."""
         G = self.mc_derivative
-        key = (type(like), like.dtype)
-        if key not in self._cache:  # one cast per dtype, not one per batch
-            self._cache[key] = _on(G, like)
-        z = U @ self._cache[key]
+        if isinstance(like, np.ndarray):
+            key = like.dtype
+            if key not in self._cache:  # one cast per dtype, not one per batch
+                self._cache[key] = _on(G, like)
+            G = self._cache[key]
+        else:  # one copy per device and dtype
+            G = _const(G, like)
+        z = U @ G
         z = np.asarray(z) if sp.issparse(U) else z
         return z * _on(scale, like)[:, None]
 
     def _pointwise(self, fn, z, like):
-        out = fn(z)
-        if isinstance(like, np.ndarray):
-            return np.asarray(out, dtype=like.dtype)
-        return get_namespace(like).asarray(out, dtype=like.dtype)
+        # on the device when the activation is written for any namespace, else on the host
+        return pointwise(fn, z)
 
     def transform(self, feats):
         phi = feats.phi
@@ -660,7 +687,7 @@ class MonteCarloStep(HermiteStep):
         mean = _on(coefs[0][:, :1] * self.mean_factor, like)
         values = self._pointwise(self.activation.value, z[:, :m], like)
         if self.value_weights is not None:
-            values = values * _on(self.value_weights[None, :], like)
+            values = values * _const(self.value_weights, like, (1, -1))
         rest = (values - mean) * _scalar(1.0 / math.sqrt(m), like)
         return _hcat([mean, rest], xp), None
 

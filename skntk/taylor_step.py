@@ -22,7 +22,7 @@ from ._taylor import cosine_distribution, fit_dot_product_polynomial, normalized
 from .architectures import Dense, Nonlinearity
 from .planning import NetworkPlan
 from .sketching import SRHT, PolySketch
-from .steps import Features, _dense, _hcat, _on, _row_norms, _scale_rows
+from .steps import Features, _const, _dense, _full, _hcat, _on, _row_norms, _scale_rows
 
 __all__ = ["TaylorStep", "plan_taylor", "taylor_eligible", "taylor_degree"]
 
@@ -109,9 +109,9 @@ class TaylorStep:
         like = _dense(U[:1]) if sp.issparse(U) else U
         n, dtype = phi.shape[0], phi.dtype
         if self.mean_direction is not None:
-            e = U @ _on(self.mean_direction, like)
+            e = U @ _const(self.mean_direction, like)
             e = asarray_like(np.asarray(e).ravel(), Q[0], dtype) if sp.issparse(U) else e
-        blocks = [xp.ones((n, 1), dtype=dtype) * math.sqrt(coef[0])]
+        blocks = [_full((n, 1), math.sqrt(coef[0]), like, xp)]
         for l in range(1, self.degree + 1):
             if self.degree_dims[l - 1] == 0:
                 continue
@@ -120,13 +120,13 @@ class TaylorStep:
             elif self.mean_direction is not None:
                 # Q_l(e mu) = e^l Q_l(mu) by multilinearity: the split costs nothing
                 ep = e**l
-                block = _hcat([ep[:, None], Q[l - 1] - ep[:, None] * _on(
-                    self.mean_sketch[l - 1][None, :], Q[l - 1])], xp)
+                block = _hcat([ep[:, None], Q[l - 1] - ep[:, None] * _const(
+                    self.mean_sketch[l - 1], Q[l - 1], (1, -1))], xp)
             else:
                 block = Q[l - 1]
             blocks.append(block * math.sqrt(coef[l]))
         if self.padding:
-            blocks.append(xp.zeros((n, self.padding), dtype=dtype))
+            blocks.append(_full((n, self.padding), 0.0, like, xp))
         Z = _hcat(blocks, xp)
         Z = Z * _on(norms, Z)[:, None]
         return Features(Z, Z, feats.shape, feats.variances)
