@@ -11,12 +11,14 @@ import numbers
 
 import numpy as np
 import scipy.sparse as sp
+from sklearn.externals import array_api_compat
 from sklearn.utils import check_array
 
 # scikit-learn's error for bad parameters (a ValueError and a TypeError), as the estimators
 from sklearn.utils._param_validation import InvalidParameterError
 
 from ._estimator import BIAS_STD, POSITIVE_INT, WEIGHT_STD, check_parameter
+from ._special import is_array_api_input, ops
 from .activations import get_activation
 from .architectures import AvgPool, Conv, Dense, GlobalAvgPool, Nonlinearity
 
@@ -210,13 +212,78 @@ def _check_features(X, name, dtype=(np.float64, np.float32)):
         raise
 
 
+# ----------------------------------------------------------------------------------------------
+# Arrays of other namespaces (CuPy, array-API libraries): checked and kept where they are
+# ----------------------------------------------------------------------------------------------
+
+
+def namespace_input(X, Y):
+    """Whether the pair is computed in another namespace than NumPy (CuPy, array-API).
+
+    Both arrays must then come from that one library: a NumPy ``Y`` with a CuPy ``X`` (or the
+    reverse) is refused with a ``TypeError`` that says to convert one of them.
+    """
+    foreign = [is_array_api_input(A) for A in (X, Y) if A is not None]
+    if not any(foreign):
+        return False
+    if not all(foreign):
+        raise TypeError(
+            "X and Y must be arrays of the same library: got "
+            f"{type(X).__module__.split('.')[0]} and {type(Y).__module__.split('.')[0]}. "
+            "Convert one of them, e.g. Y = xp.asarray(Y, device=X.device) with xp the "
+            "namespace of X, or pass NumPy arrays for both"
+        )
+    ops(X, Y)  # one namespace and one device, else a TypeError / ValueError naming them
+    return True
+
+
+def check_namespace_array(X, name, ndims=(2,)):
+    """``X`` of another namespace, checked as :func:`~sklearn.utils.check_array` would, and
+    kept in its namespace and on its device.
+
+    ``ndims`` are the allowed numbers of dimensions; at least one sample and one value per
+    sample; real values (float32 and float64 kept, integers and booleans converted to
+    float64, complex refused); finite.
+    """
+    xp = array_api_compat.array_namespace(X)
+    m = ops(X)
+    if X.ndim not in ndims:
+        shapes = " or ".join(f"{k}-D" for k in ndims)
+        raise ValueError(
+            f"{name} must be a {shapes} array, got a {X.ndim}-D array of shape {tuple(X.shape)}"
+        )
+    if X.shape[0] < 1 or math.prod(X.shape[1:]) < 1:
+        raise ValueError(
+            f"{name} has shape {tuple(X.shape)}: pass at least one sample (row) and one feature"
+        )
+    if xp.isdtype(X.dtype, "complex floating"):
+        raise ValueError(_complex_message(name, X.dtype))
+    if not xp.isdtype(X.dtype, "real floating"):
+        if not xp.isdtype(X.dtype, ("integral", "bool")):
+            raise ValueError(f"{name} must contain real numbers, got dtype {X.dtype}")
+        X = m.astype(X, m.float64)
+    elif X.dtype not in (m.float32, m.float64):  # float16: computed in float64, as NumPy
+        X = m.astype(X, m.float64)
+    if not bool(m.all(m.isfinite(X))):
+        raise ValueError(
+            f"Input {name} contains NaN or infinity; the kernels need finite "
+            "values: impute or drop them first"
+        )
+    return X
+
+
 def check_feature_pair(X, Y):
     """``X`` and ``Y`` (``X`` itself when ``Y`` is None) as float32/float64 feature matrices,
-    dense or CSR/CSC, with the same features."""
-    if Y is not None:
-        _check_same_columns(X, Y)
-    X = _check_features(X, "X")
-    Y = X if Y is None else _check_features(Y, "Y")
+    dense or CSR/CSC, with the same features. Arrays of another namespace (CuPy, array-API)
+    stay in it, on their device."""
+    if namespace_input(X, Y):
+        X = check_namespace_array(X, "X")
+        Y = X if Y is None else check_namespace_array(Y, "Y")
+    else:
+        if Y is not None:
+            _check_same_columns(X, Y)
+        X = _check_features(X, "X")
+        Y = X if Y is None else _check_features(Y, "Y")
     if X.shape[1] != Y.shape[1]:
         raise ValueError(
             f"X and Y must have the same number of features, got {X.shape[1]} and {Y.shape[1]}"
@@ -228,7 +295,7 @@ def check_image_pair(X, Y, image_shape):
     """``X`` and ``Y`` (``X`` itself when ``Y`` is None) as images of one shape, and the shape
     ``(H, W, C)``; see :func:`check_images`."""
     image_shape = check_image_shape(image_shape)
-    if Y is not None:
+    if Y is not None and not namespace_input(X, Y):
         _check_same_columns(X, Y)
     X, shape_x = check_images(X, image_shape, "X")
     if Y is None:
@@ -254,7 +321,8 @@ def check_images(X, image_shape, name="X"):
     Returns
     -------
     images : ndarray of shape (n, H, W, C)
-        float64, or float32 for float32 input.
+        float64, or float32 for float32 input. Arrays of another namespace than NumPy (CuPy,
+        array-API libraries) are returned in their namespace, on their device.
     shape : tuple (H, W, C)
 
     Examples
@@ -266,6 +334,10 @@ def check_images(X, image_shape, name="X"):
     ((2, 2, 3, 2), (2, 3, 2))
     """
     image_shape = check_image_shape(image_shape)
+    if is_array_api_input(X):
+        arr = check_namespace_array(X, name, ndims=(2, 4))
+        arr, image_shape = _as_nhwc(arr, image_shape, name)
+        return arr, tuple(image_shape)
     arr, image_shape = _as_nhwc(_real_array(X, name), image_shape, name)
     if arr.shape[0] == 0:
         raise ValueError(f"{name} holds no images (shape {arr.shape}); pass at least one image")
@@ -293,15 +365,16 @@ def _real_array(X, name):
 
 def _as_nhwc(arr, image_shape, name):
     """4-D images ``(n, H, W, C)`` from 4-D or flattened 2-D ``arr``, and their ``(H, W, C)``."""
+    shape = tuple(int(v) for v in arr.shape)
     if arr.ndim == 4:
-        if image_shape is not None and image_shape != arr.shape[1:]:
-            raise ValueError(f"image_shape={image_shape} does not match {name}'s shape {arr.shape}")
-        if min(arr.shape[1:]) < 1:
+        if image_shape is not None and image_shape != shape[1:]:
+            raise ValueError(f"image_shape={image_shape} does not match {name}'s shape {shape}")
+        if min(shape[1:]) < 1:
             raise ValueError(
-                f"{name} has images of shape {arr.shape[1:]}: height, width and channels must "
+                f"{name} has images of shape {shape[1:]}: height, width and channels must "
                 "be positive"
             )
-        return arr, arr.shape[1:]
+        return arr, shape[1:]
     if arr.ndim == 2:
         if image_shape is None:
             raise ValueError(
@@ -312,5 +385,5 @@ def _as_nhwc(arr, image_shape, name):
                 f"image_shape={image_shape} has {np.prod(image_shape)} values per image but "
                 f"{name} has {arr.shape[1]} columns"
             )
-        return arr.reshape((arr.shape[0],) + image_shape), image_shape
+        return ops(arr).reshape(arr, (shape[0],) + image_shape), image_shape
     raise ValueError(f"{name} must be 4-D (n, H, W, C) or 2-D (n, H*W*C), got {arr.ndim}-D array")

@@ -4,7 +4,8 @@
 homogeneous in its input (and of which degree), and turns a kernel that is not finite into a
 ``ValueError`` that names the layer and activation where NaN or inf first appeared, or the
 limit on the input scale. The checks run once per block on the fast path; the slow path that
-locates a failure runs only after one.
+locates a failure runs only after one. Arrays of any namespace are checked where they are; only
+the messages of a failure copy numbers to the host.
 """
 
 import math
@@ -12,6 +13,7 @@ import math
 import numpy as np
 
 from ._kernel_scaling import binary_exponents, pow2_scale
+from ._special import host_dtype, ops, to_host
 from .architectures import (
     AvgPool,
     Conv,
@@ -25,6 +27,9 @@ from .architectures import (
 def all_finite(a):
     """Whether every entry is finite: one fast pass (a matrix-vector product with ones for
     matrices, which NaN and inf survive), the entries themselves only if that is not finite."""
+    m = ops(a)
+    if not m.is_numpy:
+        return bool(m.all(m.isfinite(a)))
     a = np.asarray(a)
     with np.errstate(over="ignore", invalid="ignore"):
         if a.ndim == 2 and a.dtype in (np.float32, np.float64) and a.size > 4096:
@@ -47,14 +52,15 @@ def activation_name(act):
 
 def layer_peak(layer, state):
     """Largest pre-activation variance (activations) or ``|q|`` (other layers) going in."""
+    m = ops(state.nngp)
     with np.errstate(invalid="ignore"):
         if isinstance(layer, Nonlinearity) and not state.is_self and state.variances:
             arrays = state.variances[0]
         elif isinstance(layer, Nonlinearity) and state.is_self:
             arrays = (_self_diagonal(state),)
         else:
-            arrays = (np.abs(state.nngp),)
-        return max(float(np.max(a, initial=0.0)) for a in arrays)
+            arrays = (m.abs(state.nngp),)
+        return max(m.max_or(a, 0.0) for a in arrays)
 
 
 class Network:
@@ -76,8 +82,9 @@ class Network:
             for layer in layers:
                 power *= float(layer.scale_degree)
                 self.peak = max(self.peak, power)
-            self.degree = int(self.degree) if float(self.degree).is_integer() else float(
-                self.degree)
+            self.degree = (
+                int(self.degree) if float(self.degree).is_integer() else float(self.degree)
+            )
 
     # -- input scaling -------------------------------------------------------------------------
     def exponents(self, m, dtype):
@@ -87,7 +94,7 @@ class Network:
         are, with ``Z`` small enough that every value along its walk stays in range; any
         other network only has to form its covariances safely.
         """
-        maxexp = np.finfo(dtype).maxexp
+        maxexp = np.finfo(host_dtype(dtype)).maxexp
         if self.degree is None:
             zone = maxexp // 8
         else:
@@ -99,8 +106,9 @@ class Network:
         if all_finite(q):
             return
         with np.errstate(divide="ignore"):
-            log10 = np.log10(np.abs(q_scaled)) + 2 * k * math.log10(2.0)
+            log10 = np.log10(np.abs(to_host(q_scaled))) + 2 * k * math.log10(2.0)
         reach = float(np.nanmax(log10))
+        dtype = host_dtype(dtype)
         raise ValueError(
             f"{name} is too large for the {self.name}: its entries reach {m.max():.3g}, so the "
             f"input covariance |x|^2 / d reaches about 1e{reach:+.0f}, beyond the largest "
@@ -114,12 +122,15 @@ class Network:
         """``K(x, y) = 2^(degree (k_x + k_y)) K(x_scaled, y_scaled)``; raise on overflow."""
         if self.degree is None or self.degree == 0 or not (kx.any() or ky.any()):
             return K
-        e = kx[:, None] + ky[None, :]
+        mk = ops(K)
+        e = mk.asarray(kx)[:, None] + mk.asarray(ky)[None, :]
         with np.errstate(divide="ignore", invalid="ignore"):
-            reach = np.log10(np.abs(K).max()) + self.degree * e.max() * math.log10(2.0)
+            reach = np.log10(float(mk.max(mk.abs(K)))) + self.degree * int(
+                kx.max() + ky.max()
+            ) * math.log10(2.0)
         K = pow2_scale(K, e, self.degree)
         if not all_finite(K):
-            dtype = K.dtype
+            dtype = host_dtype(K.dtype)
             raise ValueError(
                 f"inputs with entries up to {m:.3g} overflow {dtype.name} in the {self.name}: "
                 f"its entries reach about 1e{reach:+.0f}, above the largest {dtype.name} "
@@ -139,7 +150,7 @@ class Network:
         arrays = (state.nngp,) if state.ntk is None else (state.nngp, state.ntk)
         if all(all_finite(a) for a in arrays):
             return
-        dtype = np.dtype(state.nngp.dtype)
+        dtype = host_dtype(state.nngp.dtype)
         where = self.where(i, layer)
         if isinstance(layer, Nonlinearity):
             what = (
@@ -158,7 +169,7 @@ class Network:
         """Raise if ``K`` is not finite; ``diagnose(i, j)`` re-runs one pair, checking layers."""
         if all_finite(K):
             return
-        i, j = np.argwhere(~np.isfinite(K))[0]
+        i, j = np.argwhere(~np.isfinite(to_host(K)))[0]
         diagnose(i, j)
         raise ValueError(
             f"the {self.name} is not finite (first at entry [{i}, {j}]). Rescale the inputs "
@@ -167,12 +178,14 @@ class Network:
 
     def check_cast(self, K, dtype, what="entries"):
         """``K`` in ``dtype``; raise if the cast overflows (float32 outputs)."""
+        m = ops(K)
         with np.errstate(over="ignore"):
-            out = K.astype(dtype, copy=False)
-        if out is not K and not all_finite(out):
+            out = m.astype(K, dtype)
+        if out.dtype != K.dtype and not all_finite(out):
+            dtype = host_dtype(dtype)
             raise ValueError(
-                f"the {what} of the {self.name} reach {np.abs(K).max():.3g}, beyond the largest "
-                f"{np.dtype(dtype).name} ({np.finfo(dtype).max:.3g}): pass float64 inputs or "
+                f"the {what} of the {self.name} reach {float(m.max(m.abs(K))):.3g}, beyond the "
+                f"largest {dtype.name} ({np.finfo(dtype).max:.3g}): pass float64 inputs or "
                 "rescale them"
             )
         return out

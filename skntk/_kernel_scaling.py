@@ -10,6 +10,10 @@ unless the data need it.
 Unlike :mod:`skntk._scaling` (the feature maps: every row to unit scale, and back by a factor
 per row), these rescale only beyond a dead zone, handle images and exponents past the float
 range (``ldexp``, no factor ``2^k`` that could overflow), and scale a kernel back per pair.
+
+Namespaces: the arrays (inputs, covariances, kernels) stay in their namespace (NumPy, CuPy, an
+array-API library); the exponents are decided on the host from ``O(n)`` numbers per input
+(largest entries, variances) and moved to the arrays' namespace where they are applied.
 """
 
 from dataclasses import replace
@@ -17,6 +21,7 @@ from dataclasses import replace
 import numpy as np
 import scipy.sparse as sp
 
+from ._special import host_dtype, is_array_api_input, ops, to_host
 from .architectures import Nonlinearity, _expand_variances, _self_diagonal
 
 # ----------------------------------------------------------------------------------------------
@@ -28,8 +33,9 @@ def row_max_abs(X):
     """Largest ``|entry|`` of each row (of each image for >2-D arrays)."""
     if sp.issparse(X):
         return abs(X).max(axis=1).toarray().ravel().astype(np.float64)
-    flat = X.reshape(X.shape[0], -1)
-    return np.maximum(flat.max(axis=1), -flat.min(axis=1)).astype(np.float64)
+    m = ops(X)
+    flat = m.reshape(X, (X.shape[0], -1))
+    return m.astype(m.maximum(m.max(flat, axis=1), -m.min(flat, axis=1)), m.float64)
 
 
 def binary_exponents(m, dead_zone):
@@ -40,22 +46,30 @@ def binary_exponents(m, dead_zone):
 
 
 def ldexp(a, e, out=None):
-    """``a * 2^e`` (exact unless it over- or underflows, which gives inf or a rounded 0)."""
-    e = np.clip(e, -(2**16), 2**16).astype(np.int64)
+    """``a * 2^e`` (exact unless it over- or underflows, which gives inf or a rounded 0).
+
+    ``e`` may be a host (NumPy) array for ``a`` of another namespace; ``out`` is honoured by
+    NumPy and CuPy, and the result must be used in any case.
+    """
+    m = ops(a)
     with np.errstate(over="ignore", under="ignore"):
-        return np.ldexp(a, e, out=out)
+        return m.ldexp(a, e, out=out)
 
 
 def pow2_scale(a, e, degree):
     """``a * 2^(degree e)`` for integer exponents ``e`` (``degree`` may be fractional)."""
     if degree == 0:
         return a
+    m = ops(a)
+    if m.is_numpy or not is_array_api_input(e):
+        e = np.asarray(e) if m.is_numpy else m.asarray(np.asarray(e))
     if float(degree).is_integer():
-        return ldexp(a, int(degree) * np.asarray(e))
-    scaled = float(degree) * np.asarray(e, dtype=np.float64)
-    whole = np.floor(scaled)
+        return ldexp(a, int(degree) * e)
+    scaled = float(degree) * m.astype(e, m.float64)
+    whole = m.floor(scaled)
+    frac = m.exp2(scaled - whole) if m.native else 2.0 ** (scaled - whole)  # in [1, 2)
     with np.errstate(over="ignore", under="ignore"):
-        return ldexp(a * np.exp2(scaled - whole).astype(a.dtype), whole)
+        return ldexp(a * m.astype(frac, a.dtype), m.astype(whole, m.int64))
 
 
 def scale_rows(X, k):
@@ -68,21 +82,22 @@ def scale_rows(X, k):
             rows = X.indices
         X.data = ldexp(X.data, -k[rows])
         return X
-    return ldexp(X, -k.reshape((-1,) + (1,) * (X.ndim - 1)))
+    return ldexp(X, ops(X).asarray(-k.reshape((-1,) + (1,) * (X.ndim - 1))))
 
 
 def scale_inputs(net, X, Y, dtype):
     """Inputs far from unit scale divided by ``2^k`` per row (image), as ``net`` decides.
 
     ``Y`` is None for the symmetric kernel ``K(X, X)``. Returns ``(Xs, Ys, kx, ky, mx, my)``:
-    the scaled inputs, their exponents and their largest ``|entry|`` per row (image).
+    the scaled inputs, their exponents and their largest ``|entry|`` per row (image), the last
+    four on the host.
     """
-    mx = row_max_abs(X)
+    mx = to_host(row_max_abs(X))
     kx = net.exponents(mx, dtype)
     Xs = scale_rows(X, kx) if kx.any() else X
     if Y is None:
         return Xs, Xs, kx, kx, mx, mx
-    my = row_max_abs(Y)
+    my = to_host(row_max_abs(Y))
     ky = net.exponents(my, dtype)
     Ys = scale_rows(Y, ky) if ky.any() else Y
     return Xs, Ys, kx, ky, mx, my
@@ -100,7 +115,8 @@ def variance_exponents(var, dtype):
     float64, 56 for float32), where the products of two variances inside a dual are safe, or
     when a variance is not finite (the finiteness check reports that).
     """
-    limit = np.finfo(dtype).maxexp // 2 - 8
+    limit = np.finfo(host_dtype(dtype)).maxexp // 2 - 8
+    var = to_host(var)
     m = np.asarray(var, dtype=np.float64).reshape(len(var), -1).max(axis=1, initial=0.0)
     if not np.all(np.isfinite(m)):
         return None
@@ -150,6 +166,7 @@ def activation_kernel(layer, state, exponents="auto"):
     degree = act.homogeneity
     if degree is None or exponents is None:
         return layer.kernel(state)
+    m = ops(state.nngp)
     dtype = state.nngp.dtype
     if state.is_self:
         var_x = var_y = _self_diagonal(state)
@@ -159,21 +176,33 @@ def activation_kernel(layer, state, exponents="auto"):
         exponents = pair_exponents(var_x, None if state.is_self else var_y, dtype)
         if exponents is None:
             return layer.kernel(state)
-    ax, ay = exponents
+    ax, ay = (m.asarray(np.asarray(a)) for a in exponents)
     if state.is_self:
-        state.variances.append(var_x.copy())  # the true variances, for the cross pass
+        state.variances.append(m.copy(var_x))  # the true variances, for the cross pass
     else:
         state.variances.pop(0)
     spatial = (1,) * state.spatial
-    vxs = ldexp(var_x, -2 * ax.reshape((-1,) + spatial))
-    vys = vxs if state.is_self else ldexp(var_y, -2 * ay.reshape((-1,) + spatial))
+    vxs = ldexp(var_x, -2 * m.reshape(ax, (-1,) + spatial))
+    vys = vxs if state.is_self else ldexp(var_y, -2 * m.reshape(ay, (-1,) + spatial))
     vx, vy = _expand_variances(vxs, vys, state)
     e = 2 * ax if state.is_self else ax[:, None] + ay[None, :]
-    e = e.reshape(e.shape + (1,) * (2 * state.spatial))
+    e = m.reshape(e, tuple(e.shape) + (1,) * (2 * state.spatial))
     q = ldexp(state.nngp, -e, out=state.nngp)
     nngp, deriv = act.duals(vx, vy, q, with_derivative=state.ntk is not None)
-    nngp = pow2_scale(np.asarray(nngp, dtype=dtype), e, degree)
+    nngp = pow2_scale(m.astype(nngp, dtype), e, degree)
     ntk = state.ntk
     if ntk is not None:
-        ntk *= pow2_scale(np.asarray(deriv, dtype=dtype), e, degree - 1)
+        ntk = _times(m, ntk, pow2_scale(m.astype(deriv, dtype), e, degree - 1))
     return replace(state, nngp=nngp, ntk=ntk)
+
+
+def _times(m, ntk, factor):
+    """``ntk * factor``, in place for NumPy and CuPy (``factor`` cast to ``ntk``'s dtype as
+    NumPy's in-place product does)."""
+    if m.native:
+        ntk *= factor
+        return ntk
+    if factor.dtype != ntk.dtype:
+        return m.astype(m.astype(ntk, factor.dtype) * factor, ntk.dtype)
+    ntk *= factor
+    return ntk

@@ -4,11 +4,31 @@ The closed-form duals of :mod:`skntk.activations` are written in the quantities 
 (scales, ``sqrt(q_xx) sqrt(q_yy)``, the correlation ``rho``, its sine and angle, and sums of
 non-negative terms in place of differences), so they neither overflow, underflow nor cancel
 for variances from 1e-300 to 1e300.
+
+Every function computes in the namespace of its array arguments (NumPy, CuPy or any array-API
+library, through :func:`skntk._special.ops`) and returns arrays of that namespace.
 """
 
 import math
 
 import numpy as np
+
+from ._special import is_array_api_input, ops
+
+
+def as_dtype(m, x, dtype):
+    """``x`` (an array of ``m``'s namespace, a NumPy array or a number) as a ``dtype`` array of
+    ``m``'s namespace, without a copy where none is needed."""
+    if m.is_numpy:
+        return np.asarray(x, dtype=dtype)
+    if is_array_api_input(x):
+        return m.astype(x, dtype)
+    return m.asarray(x, dtype=dtype)
+
+
+def as_float64(m, *arrays):
+    """The arguments as float64 arrays of ``m``'s namespace (Python numbers included)."""
+    return tuple(as_dtype(m, a, m.float64) for a in arrays)
 
 
 def pow2_unit_factor(q):
@@ -17,10 +37,11 @@ def pow2_unit_factor(q):
     Multiplying by it is exact (a power of two), so products and differences of rescaled
     variances round exactly as the unscaled ones would, without over- or underflowing.
     """
-    q = np.asarray(q)
-    _, e = np.frexp(q)
+    m = ops(q)
+    q = q if hasattr(q, "dtype") else np.asarray(q)
+    e = m.exponent(q)
     k = e - (e & 1)
-    return np.ldexp(np.ones((), dtype=q.dtype), -(k // 2))
+    return m.ldexp(m.ones_like(q), -(k // 2))
 
 
 def pair_geometry(q_xx, q_yy, q_xy, at_zero=0.0, angle=False):
@@ -38,9 +59,10 @@ def pair_geometry(q_xx, q_yy, q_xy, at_zero=0.0, angle=False):
     sx, sy, m, rho, sin : float64 arrays (broadcast where they mix both inputs)
     t : float64 array, only with ``angle=True``
     """
-    q_xx, q_yy, q_xy = (np.asarray(a, dtype=np.float64) for a in (q_xx, q_yy, q_xy))
-    q_xx, q_yy = np.maximum(q_xx, 0.0), np.maximum(q_yy, 0.0)
-    if _within(q_xx) and _within(q_yy):
+    m = ops(q_xx, q_yy, q_xy)
+    q_xx, q_yy, q_xy = as_float64(m, q_xx, q_yy, q_xy)
+    q_xx, q_yy = m.maximum(q_xx, 0.0), m.maximum(q_yy, 0.0)
+    if _within(m, q_xx) and _within(m, q_yy):
         # no product can over- or underflow: the power-of-two factors would be exact no-ops
         fx = fy = 1.0
         prod, c = q_xx * q_yy, q_xy
@@ -48,31 +70,29 @@ def pair_geometry(q_xx, q_yy, q_xy, at_zero=0.0, angle=False):
         fx, fy = pow2_unit_factor(q_xx), pow2_unit_factor(q_yy)
         prod = (q_xx * fx * fx) * (q_yy * fy * fy)
         c = q_xy * fx * fy
-    mm = np.sqrt(prod)
-    S = np.sqrt(np.maximum(prod - c * c, 0.0))
-    shape = np.broadcast_shapes(mm.shape, c.shape)
+    mm = m.sqrt(prod)
+    S = m.sqrt(m.maximum(prod - c * c, 0.0))
     pos = mm > 0
-    rho = np.divide(c, mm, out=np.full(shape, at_zero), where=pos)
-    np.clip(rho, -1.0, 1.0, out=rho)
-    sin = np.divide(S, mm, out=np.full(shape, math.sqrt(1.0 - at_zero**2)), where=pos)
-    np.minimum(sin, 1.0, out=sin)
-    m = mm / fx / fy
-    out = (np.sqrt(q_xx), np.sqrt(q_yy), m, rho, sin)
-    return out + (np.arctan2(S, c),) if angle else out
+    denom = m.where(pos, mm, 1.0)
+    rho = m.clip(m.where(pos, c / denom, at_zero), -1.0, 1.0)
+    sin = m.minimum(m.where(pos, S / denom, math.sqrt(1.0 - at_zero**2)), 1.0)
+    mxy = mm / fx / fy
+    out = (m.sqrt(q_xx), m.sqrt(q_yy), mxy, rho, sin)
+    return out + (m.arctan2(S, c),) if angle else out
 
 
-def _within(q, low=2.0**-500, high=2.0**500):
+def _within(m, q, low=2.0**-500, high=2.0**500):
     """Whether the nonzero variances lie where products of two (and their squares) stay
     normal floats."""
-    q = np.asarray(q)
-    nonzero = q[q != 0] if q.ndim else (q if q != 0 else np.array([1.0]))
-    return bool(np.all((np.abs(nonzero) >= low) & (np.abs(nonzero) <= high)))
+    a = m.abs(q)
+    return bool(m.all((a == 0) | ((a >= low) & (a <= high))))
 
 
 def sine(rho):
     """``sqrt(1 - rho^2)`` as ``sqrt((1 - |rho|)(1 + |rho|))``: exact near ``|rho| = 1``."""
-    a = np.abs(rho)
-    return np.sqrt(np.maximum((1.0 - a) * (1.0 + a), 0.0))
+    m = ops(rho)
+    a = m.abs(rho)
+    return m.sqrt(m.maximum((1.0 - a) * (1.0 + a), 0.0))
 
 
 def cosine_gap(rho, sin, nu_x, gamma_x, nu_y):
@@ -83,10 +103,12 @@ def cosine_gap(rho, sin, nu_x, gamma_x, nu_y):
     neither underflow nor lose digits. It is the ``sqrt(1 - r^2)`` of the arcsine-type closed
     forms.
     """
-    return np.hypot(sin, np.abs(rho) * np.hypot(nu_x, nu_y * gamma_x))
+    m = ops(rho, sin, nu_x, gamma_x, nu_y)
+    return m.hypot(sin, m.abs(rho) * m.hypot(nu_x, nu_y * gamma_x))
 
 
 def half_distance(q_xx, q_yy, q_xy, sign):
     """``(q_xx + q_yy)/4 + sign q_xy / 2`` (``>= 0``), without overflow for finite inputs."""
-    q_xx, q_yy, q_xy = (np.asarray(x, dtype=np.float64) for x in (q_xx, q_yy, q_xy))
-    return np.maximum(0.25 * q_xx + 0.25 * q_yy + (0.5 * sign) * q_xy, 0.0)
+    m = ops(q_xx, q_yy, q_xy)
+    q_xx, q_yy, q_xy = as_float64(m, q_xx, q_yy, q_xy)
+    return m.maximum(0.25 * q_xx + 0.25 * q_yy + (0.5 * sign) * q_xy, 0.0)

@@ -5,6 +5,10 @@ split at 0 (kinks of ReLU-like functions) and, for scales ``s >= 2``, at ``+-c /
 transitions of saturating functions, which the fixed rule would step over). Two variables:
 ``E[f(u) h(v)]`` for a correlated pair, by a product rule split where ``f`` and ``h`` change.
 The Gaussian density is folded into the weights.
+
+These are NumPy functions: :mod:`skntk._numeric_duals` moves the one-variable rules' nodes and
+weights to the namespace of the data (their sums run there), and brings the few pairs that
+need a two-variable rule to the host.
 """
 
 import math

@@ -32,7 +32,7 @@ raise a ``ValueError`` that gives the limit instead of returning ``inf`` or ``na
 import math
 
 import numpy as np
-from scipy.special import erf, expit, ndtr, xlogy
+from scipy.special import xlogy
 
 from . import _hermite, _numeric_duals
 from ._activation_checks import (
@@ -42,9 +42,10 @@ from ._activation_checks import (
     overflow_error,
     probe,
     real_param,
-    require_finite,
 )
+from ._numeric_duals import as_dtype, as_float64, require_finite, scales_array
 from ._pair_geometry import cosine_gap, half_distance, pair_geometry, pow2_unit_factor, sine
+from ._special import from_host, is_array_api_input, ops, to_host
 from ._value_object import ValueObject
 
 __all__ = [
@@ -86,6 +87,40 @@ _SMALL_SCALE = 1e-3
 _MAX_POLY_DEGREE = 200
 _MAX_RECTIFIED_DEGREE = 32
 _LOG_FLOAT_MAX = math.log(np.finfo(np.float64).max)
+
+
+def _host_coefficients(method):
+    """Coefficient tables computed with NumPy: scales of another namespace are copied to the
+    host (``O(n)`` numbers) and the table moved back."""
+
+    def wrapper(self, s, degree):
+        if is_array_api_input(s):
+            return from_host(method(self, to_host(s), degree), s)
+        return method(self, s, degree)
+
+    wrapper.__name__, wrapper.__doc__ = method.__name__, method.__doc__
+    return wrapper
+
+
+def _pointwise_input(t):
+    """``(m, t)``: the function set of ``t``'s namespace and ``t`` as an array of it (a NumPy
+    array for Python numbers, lists and NumPy input)."""
+    if is_array_api_input(t):
+        return ops(t), t
+    return ops(), np.asarray(t)
+
+
+def _float_dtype(m, t):
+    """The floating dtype of a pointwise result for input ``t`` (float32 stays float32)."""
+    if m.native:
+        return m.result_type(t, m.float32)
+    return t.dtype if m.isdtype(t.dtype, "real floating") else m.float64
+
+
+def _shape(*arrays):
+    return np.broadcast_shapes(
+        *(tuple(np.shape(a)) if not hasattr(a, "shape") else tuple(a.shape) for a in arrays)
+    )
 
 
 class Activation(ValueObject):
@@ -153,7 +188,7 @@ class Activation(ValueObject):
         -------
         ndarray of shape (n, degree + 1), float64
         """
-        s = as_scales(s)
+        s = scales_array(s)
         return _numeric_duals.radial_coefficients(self, self.value, s, degree)
 
     def derivative_hermite_coefficients(self, s, degree):
@@ -165,19 +200,21 @@ class Activation(ValueObject):
         Returns
         -------
         ndarray of shape (n, degree + 1), float64
+            In the namespace of ``s`` (NumPy for lists and NumPy input).
         """
-        s = as_scales(s)
+        s = scales_array(s)
+        m = ops(s)
         r = self.hermite_coefficients(s, degree + 1)
-        scale = np.sqrt(np.arange(1, degree + 2, dtype=np.float64))
-        out = np.zeros((s.shape[0], degree + 1))
+        scale = m.sqrt(m.arange(1, degree + 2, dtype=m.float64))
         pos = s > 0
-        out[pos] = r[pos, 1:] * scale / s[pos, None]
+        out = m.where(pos[:, None], r[:, 1:] * scale[None, :] / m.where(pos, s, 1.0)[:, None], 0.0)
         # Stein's division by s loses ~1e-16/s; at small scales integrate act' directly
         small = pos & (s < _SMALL_SCALE)
-        if np.any(small) and self.has_pointwise_form:
+        if self.has_pointwise_form and bool(m.any(small)):
             out[small] = _numeric_duals.radial_coefficients(self, self.derivative, s[small], degree)
-        if np.any(~pos):
-            out[~pos, 0] = float(self._derivative_at_zero())
+        if not bool(m.all(pos)):
+            first = m.arange(degree + 1) == 0
+            out = m.where((~pos)[:, None] & first[None, :], float(self._derivative_at_zero()), out)
         return out
 
     def _derivative_at_zero(self):
@@ -211,7 +248,7 @@ class Activation(ValueObject):
 
     def second_moment(self, q):
         """``E[act(u)^2]`` for ``u ~ N(0, q)``: the variance recursion of the features."""
-        q = np.asarray(q, dtype=np.float64)
+        (q,) = as_float64(ops(q), q)
         if self.has_closed_form_dual:
             return self.dual(q, q, q)
         return require_finite(self, _numeric_duals.second_moment(self.value, q), "E[act(u)^2]", q)
@@ -261,13 +298,13 @@ class ABReLU(Activation):
         self.b = real_param(owner, "b", b)
 
     def value(self, t):
-        t = np.asarray(t)
-        return self.a * np.minimum(t, 0) + self.b * np.maximum(t, 0)
+        m, t = _pointwise_input(t)
+        return self.a * m.minimum(t, 0) + self.b * m.maximum(t, 0)
 
     def derivative(self, t):
-        t = np.asarray(t)
+        m, t = _pointwise_input(t)
         # a step: built in the output dtype (np.where would go through float64)
-        out = (t > 0).astype(np.result_type(t, np.float32))
+        out = m.astype(t > 0, _float_dtype(m, t))
         if self.a != 0.0 or self.b != 1.0:
             out *= self.b - self.a
             out += self.a
@@ -277,17 +314,19 @@ class ABReLU(Activation):
         return 0.5 * (self.a + self.b)
 
     def hermite_coefficients(self, s, degree):
-        s = as_scales(s)
+        s = scales_array(s)
+        m = ops(s)
         relu = _hermite.rectified_monomial_unit_coefficients(1, degree)
         sign = (-1.0) ** np.arange(degree + 1)
-        unit = self.b * relu - self.a * sign * relu
+        unit = m.asarray(self.b * relu - self.a * sign * relu)
         return s[:, None] * unit[None, :]
 
     def derivative_hermite_coefficients(self, s, degree):
-        s = as_scales(s)
+        s = scales_array(s)
+        m = ops(s)
         unit = self.hermite_coefficients(np.ones(1), degree + 1)[0]
-        deriv = np.sqrt(np.arange(1, degree + 2)) * unit[1:]
-        return np.broadcast_to(deriv, (s.shape[0], degree + 1)).copy()
+        deriv = m.asarray(np.sqrt(np.arange(1, degree + 2)) * unit[1:])
+        return m.copy(m.broadcast_to(deriv[None, :], (s.shape[0], degree + 1)))
 
     def duals(self, q_xx, q_yy, q_xy, with_derivative=True):
         """Fused, in-place evaluation in the dtype of ``q_xy`` (which it overwrites).
@@ -296,34 +335,38 @@ class ABReLU(Activation):
         ``arctan2`` per pair, no full-size temporaries beyond two. ``S`` and the angle are
         formed in exactly rescaled variables (``q 2^-k``, see
         :func:`~skntk._pair_geometry.pair_geometry`) and scaled back, so the duals are exact at
-        any scale (the homogeneity) and never overflow in ``q_xx q_yy``.
+        any scale (the homogeneity) and never overflow in ``q_xx q_yy``. NumPy and CuPy
+        update in place (``out=``); other array-API namespaces get the same steps out of
+        place.
         """
-        q = np.asarray(q_xy)
-        dtype = q.dtype if q.dtype in (np.float32, np.float64) else np.float64
-        shape = np.broadcast_shapes(np.shape(q_xx), np.shape(q_yy), q.shape)
-        if q.ndim == 0 or q.shape != shape:  # 0-d or broadcast input: work on a full copy
-            q = np.array(np.broadcast_to(q, shape), dtype=dtype, ndmin=1)
+        m = ops(q_xx, q_yy, q_xy)
+        q = q_xy if is_array_api_input(q_xy) or m.is_numpy else m.asarray(q_xy)
+        q = np.asarray(q) if m.is_numpy else q
+        dtype = q.dtype if q.dtype in (m.float32, m.float64) else m.float64
+        shape = _shape(q_xx, q_yy, q)
+        if q.ndim == 0 or tuple(q.shape) != shape:  # 0-d or broadcast input: a full copy
+            q = m.astype(m.broadcast_to(m.asarray(q), shape or (1,)), dtype, copy=True)
         else:
-            q = np.asarray(q, dtype=dtype)
-        vx = np.maximum(np.asarray(q_xx, dtype=dtype), 0)
-        vy = np.maximum(np.asarray(q_yy, dtype=dtype), 0)
+            q = m.astype(q, dtype)
+        vx = m.maximum(as_dtype(m, q_xx, dtype), 0)
+        vy = m.maximum(as_dtype(m, q_yy, dtype), 0)
         # |E[act(u) act(v)]| <= (a^2 + b^2) s_x s_y / 2 (Cauchy-Schwarz): refuse what the
         # dtype cannot hold
-        if vx.size and vy.size:
-            bound = math.sqrt(float(np.max(vx))) * math.sqrt(float(np.max(vy)))
+        if math.prod(vx.shape) and math.prod(vy.shape):
+            bound = math.sqrt(m.max_or(vx, 0.0)) * math.sqrt(m.max_or(vy, 0.0))
             bound *= 0.5 * (self.a**2 + self.b**2)
-            if bound > float(np.finfo(dtype).max):
-                raise overflow_error(self, "E[act(u) act(v)]", q_xx, q_yy)
+            if bound > float(m.finfo(dtype).max):
+                raise overflow_error(self, "E[act(u) act(v)]", to_host(vx), to_host(vy))
         fx, fy = pow2_unit_factor(vx), pow2_unit_factor(vy)  # on the un-broadcast variances
         q *= fx
         q *= fy
-        S = np.empty(q.shape, dtype=dtype)
-        np.multiply(vx * fx * fx, vy * fy * fy, out=S)
-        tmp = np.multiply(q, q)
+        S = m.empty(q.shape, dtype=dtype)
+        S = m.multiply(vx * fx * fx, vy * fy * fy, out=S)
+        tmp = m.multiply(q, q)
         S -= tmp
-        np.maximum(S, 0, out=S)
-        np.sqrt(S, out=S)
-        kp = np.arctan2(S, q, out=tmp)
+        S = m.maximum(S, 0, out=S)
+        S = m.sqrt(S, out=S)
+        kp = m.arctan2(S, q, out=tmp)
         c1 = (self.a - self.b) ** 2 / _TWO_PI
         kp *= -c1
         kp += 0.5 * (self.a**2 + self.b**2)
@@ -333,11 +376,12 @@ class ABReLU(Activation):
         q /= fx
         q /= fy
         if len(shape) == 0:
-            q, kp = q.reshape(()), kp.reshape(())
+            q, kp = m.reshape(q, ()), m.reshape(kp, ())
         return q, (kp if with_derivative else None)
 
     def dual(self, q_xx, q_yy, q_xy):
-        return self.duals(q_xx, q_yy, np.array(q_xy, dtype=np.float64), False)[0]
+        m = ops(q_xx, q_yy, q_xy)
+        return self.duals(q_xx, q_yy, m.copy(as_float64(m, q_xy)[0]), False)[0]
 
     def dual_derivative(self, q_xx, q_yy, q_xy):
         t = pair_geometry(q_xx, q_yy, q_xy, at_zero=1.0, angle=True)[-1]
@@ -345,7 +389,7 @@ class ABReLU(Activation):
         return 0.5 * (self.a**2 + self.b**2) - d2 * t / _TWO_PI
 
     def second_moment(self, q):
-        out = 0.5 * (self.a**2 + self.b**2) * np.asarray(q, dtype=np.float64)
+        out = 0.5 * (self.a**2 + self.b**2) * as_float64(ops(q), q)[0]
         return require_finite(self, out, "E[act(u)^2]", q)
 
 
@@ -443,22 +487,24 @@ class RectifiedMonomial(Activation):
         self.continuous_derivative = self.degree >= 2
 
     def value(self, t):
-        t = np.asarray(t)
-        return np.where(t >= 0, t**self.degree, 0.0)
+        m, t = _pointwise_input(t)
+        return m.where(t >= 0, t**self.degree, 0.0)
 
     def derivative(self, t):
-        t = np.asarray(t)
+        m, t = _pointwise_input(t)
         if self.degree == 0:
-            return np.zeros_like(t, dtype=np.result_type(t, np.float32))
-        return np.where(t >= 0, self.degree * t ** (self.degree - 1), 0.0)
+            return m.zeros_like(t, dtype=_float_dtype(m, t))
+        return m.where(t >= 0, self.degree * t ** (self.degree - 1), 0.0)
 
     def hermite_coefficients(self, s, degree):
-        s = as_scales(s)
-        unit = _hermite.rectified_monomial_unit_coefficients(self.degree, degree)
+        s = scales_array(s)
+        m = ops(s)
+        unit = m.asarray(_hermite.rectified_monomial_unit_coefficients(self.degree, degree))
         with np.errstate(over="ignore", invalid="ignore"):  # reported below
             out = (s**self.degree)[:, None] * unit[None, :]
         if self.degree == 0:  # at s = 0 the pre-activation is 0 and act(0) = 1
-            out[s == 0] = np.eye(1, degree + 1)[0]
+            first = m.asarray(np.eye(1, degree + 1)[0])
+            out = m.where((s == 0)[:, None], first[None, :], out)
         return require_finite(self, out, "the Hermite coefficients", s * s)
 
     @staticmethod
@@ -478,7 +524,7 @@ class RectifiedMonomial(Activation):
         n = self.degree
         if n <= 3:
             sin = sine(rho) if sin is None else sin
-            return self._arccos_j(n, np.arctan2(sin, rho), sin, rho) / _TWO_PI
+            return self._arccos_j(n, ops(sin, rho).arctan2(sin, rho), sin, rho) / _TWO_PI
         one = np.ones(())
         return _numeric_duals.numeric_dual(
             self, self.value, self.hermite_coefficients, one, one, rho
@@ -521,23 +567,26 @@ class Sign(Activation):
     continuous_derivative = False
 
     def value(self, t):
-        return np.sign(t)
+        m, t = _pointwise_input(t)
+        return m.sign(t)
 
     def derivative(self, t):
-        return np.zeros_like(np.asarray(t), dtype=np.result_type(t, np.float32))
+        m, t = _pointwise_input(t)
+        return m.zeros_like(t, dtype=_float_dtype(m, t))
 
     def hermite_coefficients(self, s, degree):
-        s = as_scales(s)
+        s = scales_array(s)
         unit = 2.0 * _hermite.rectified_monomial_unit_coefficients(0, degree)
         unit[0] = 0.0
-        return np.where(s[:, None] > 0, unit[None, :], 0.0)
+        m = ops(s)
+        return m.where(s[:, None] > 0, m.asarray(unit)[None, :], 0.0)
 
     def derivative_hermite_coefficients(self, s, degree):
         raise ValueError("sign has no NTK: its derivative is a delta function")
 
     def dual(self, q_xx, q_yy, q_xy):
         _, _, m, _, _, t = pair_geometry(q_xx, q_yy, q_xy, at_zero=1.0, angle=True)
-        return np.where(m > 0, 1.0 - 2.0 * t / np.pi, 0.0)
+        return ops(m).where(m > 0, 1.0 - 2.0 * t / np.pi, 0.0)
 
     def dual_derivative(self, q_xx, q_yy, q_xy):
         raise ValueError("sign has no NTK: its derivative is a delta function")
@@ -551,8 +600,9 @@ class Sign(Activation):
 def _moderate(q_xx, q_yy, limit=1e6):
     """Whether every variance lies in ``[0, limit]``: the range where the direct closed forms
     of Erf and GeLU neither overflow nor cancel (the overflow-safe forms cost 3-4x more)."""
-    return bool(np.all(np.asarray(q_xx) <= limit) and np.all(np.asarray(q_yy) <= limit)
-                and np.all(np.asarray(q_xx) >= 0) and np.all(np.asarray(q_yy) >= 0))
+    m = ops(q_xx, q_yy)
+    q_xx, q_yy = as_float64(m, q_xx, q_yy)
+    return bool(m.all((q_xx <= limit) & (q_xx >= 0))) and bool(m.all((q_yy <= limit) & (q_yy >= 0)))
 
 
 class Erf(Activation):
@@ -592,18 +642,21 @@ class Erf(Activation):
         self.c = real_param("Erf", "c", c)
 
     def value(self, t):
-        return self.a * erf(self.b * np.asarray(t)) + self.c
+        m, t = _pointwise_input(t)
+        return self.a * m.erf(self.b * t) + self.c
 
     def derivative(self, t):
-        t = np.asarray(t)
-        return self.a * self.b * 2.0 / math.sqrt(math.pi) * np.exp(-((self.b * t) ** 2))
+        m, t = _pointwise_input(t)
+        return self.a * self.b * 2.0 / math.sqrt(math.pi) * m.exp(-((self.b * t) ** 2))
 
+    @_host_coefficients
     def derivative_hermite_coefficients(self, s, degree):
         s = as_scales(s)
         return _hermite.gaussian_radial_coefficients(
             2.0 * self.a * self.b / math.sqrt(math.pi), -(self.b**2), s, degree
         )
 
+    @_host_coefficients
     def hermite_coefficients(self, s, degree):
         s = as_scales(s)
         out = np.zeros((s.shape[0], degree + 1))
@@ -616,8 +669,9 @@ class Erf(Activation):
     def _terms(self, q_xx, q_yy, q_xy):
         """``r``, ``w = sqrt(1 - r^2)`` and ``b / sqrt(1 + 2 z)`` of both inputs."""
         sx, sy, _, rho, sin = pair_geometry(q_xx, q_yy, q_xy)
+        m = ops(sx)
         k = math.sqrt(2.0) * abs(self.b)  # k s <= 2e304: no overflow
-        hx, hy = np.hypot(1.0, k * sx), np.hypot(1.0, k * sy)
+        hx, hy = m.hypot(1.0, k * sx), m.hypot(1.0, k * sy)
         ix, iy = 1.0 / hx, 1.0 / hy
         gx, gy = k * sx * ix, k * sy * iy
         w = cosine_gap(rho, sin, ix, gx, iy)
@@ -630,38 +684,39 @@ class Erf(Activation):
         if self._is_moderate(q_xx, q_yy):
             return self._moderate_duals(q_xx, q_yy, q_xy, False)[0]
         r, w, _, _ = self._terms(q_xx, q_yy, q_xy)
-        return self.a**2 * (2.0 / np.pi) * np.arctan2(r, w) + self.c**2
+        return self.a**2 * (2.0 / np.pi) * ops(r).arctan2(r, w) + self.c**2
 
     def dual_derivative(self, q_xx, q_yy, q_xy):
         if self._is_moderate(q_xx, q_yy) and self.b != 0.0 and self.a != 0.0:
             return self._moderate_duals(q_xx, q_yy, q_xy, True)[1]
         if self.b == 0.0 or self.a == 0.0:
-            shape = np.broadcast_shapes(np.shape(q_xx), np.shape(q_yy), np.shape(q_xy))
-            return np.zeros(shape)
+            return ops(q_xx, q_yy, q_xy).zeros(_shape(q_xx, q_yy, q_xy))
         _, w, bx, by = self._terms(q_xx, q_yy, q_xy)
         out = (4.0 / np.pi) * (self.a * bx) * (self.a * by) / w
         return require_finite(self, out, "E[act'(u) act'(v)]", q_xx, q_yy)
 
     def _moderate_duals(self, q_xx, q_yy, q_xy, with_derivative):
         """The direct closed form, 4x faster: exact to rounding while ``q <= 1e6``."""
-        zx, zy, zxy = (self.b**2 * np.asarray(q, dtype=np.float64) for q in (q_xx, q_yy, q_xy))
+        m = ops(q_xx, q_yy, q_xy)
+        zx, zy, zxy = (self.b**2 * q for q in as_float64(m, q_xx, q_yy, q_xy))
         m2 = (1.0 + 2.0 * zx) * (1.0 + 2.0 * zy)
-        r = np.clip(2.0 * zxy / np.sqrt(m2), -1.0, 1.0)
-        nngp = self.a**2 * (2.0 / np.pi) * np.arcsin(r) + self.c**2
+        r = m.clip(2.0 * zxy / m.sqrt(m2), -1.0, 1.0)
+        nngp = self.a**2 * (2.0 / np.pi) * m.arcsin(r) + self.c**2
         if not with_derivative:
             return nngp, None
-        det = np.maximum(m2 - 4.0 * zxy * zxy, np.finfo(np.float64).tiny)
-        return nngp, (4.0 / np.pi) * self.a**2 * self.b**2 / np.sqrt(det)
+        det = m.maximum(m2 - 4.0 * zxy * zxy, np.finfo(np.float64).tiny)
+        return nngp, (4.0 / np.pi) * self.a**2 * self.b**2 / m.sqrt(det)
 
     def duals(self, q_xx, q_yy, q_xy, with_derivative=True):
         if self._is_moderate(q_xx, q_yy) and self.b != 0.0 and self.a != 0.0:
             return self._moderate_duals(q_xx, q_yy, q_xy, with_derivative)
         r, w, bx, by = self._terms(q_xx, q_yy, q_xy)
-        nngp = self.a**2 * (2.0 / np.pi) * np.arctan2(r, w) + self.c**2
+        m = ops(r)
+        nngp = self.a**2 * (2.0 / np.pi) * m.arctan2(r, w) + self.c**2
         if not with_derivative:
             return nngp, None
         if self.b == 0.0 or self.a == 0.0:
-            return nngp, np.zeros_like(nngp)
+            return nngp, m.zeros_like(nngp)
         deriv = (4.0 / np.pi) * (self.a * bx) * (self.a * by) / w
         return nngp, require_finite(self, deriv, "E[act'(u) act'(v)]", q_xx, q_yy)
 
@@ -693,24 +748,25 @@ class GeLU(Activation):
     has_closed_form_dual = True
 
     def value(self, t):
-        t = np.asarray(t)
-        return t * ndtr(t)
+        m, t = _pointwise_input(t)
+        return t * m.ndtr(t)
 
     def derivative(self, t):
-        t = np.asarray(t)
-        return ndtr(t) + t * np.exp(-0.5 * t * t) / _SQRT_2PI
+        m, t = _pointwise_input(t)
+        return m.ndtr(t) + t * m.exp(-0.5 * t * t) / _SQRT_2PI
 
     @staticmethod
     def _terms(q_xx, q_yy, q_xy):
-        sa, sb, m, rho, sin = pair_geometry(q_xx, q_yy, q_xy)
-        ia = 1.0 / np.sqrt(1.0 + sa * sa)  # sqrt(u) >= 7e-155
-        ib = 1.0 / np.sqrt(1.0 + sb * sb)
+        sa, sb, mm, rho, sin = pair_geometry(q_xx, q_yy, q_xy)
+        m = ops(sa)
+        ia = 1.0 / m.sqrt(1.0 + sa * sa)  # sqrt(u) >= 7e-155
+        ib = 1.0 / m.sqrt(1.0 + sb * sb)
         ga, gb = sa * ia, sb * ib  # sqrt(q / (1 + q))
         w = cosine_gap(rho, sin, ia, ga, ib)
         r = rho * ga * gb
         # pi/2 + arcsin(r) = arccos(-r): 1/4 + arcsin(r) / (2 pi) without cancellation at r ~ -1
-        quarter = np.arctan2(w, -r) / _TWO_PI
-        return np.asarray(q_xy, dtype=np.float64), m, ia, ib, ga, gb, r, w, quarter
+        quarter = m.arctan2(w, -r) / _TWO_PI
+        return as_float64(m, q_xy)[0], mm, ia, ib, ga, gb, r, w, quarter
 
     @staticmethod
     def _nngp(c, m, ia, ib, ga, gb, r, w, quarter):
@@ -739,12 +795,13 @@ class GeLU(Activation):
     def _moderate_duals(q_xx, q_yy, q_xy, with_derivative):
         """The direct closed form, 3x faster: exact to rounding while ``q <= 1e6`` (below,
         ``M^2 - q_xy^2`` keeps all but ~1e-4 of its digits' worth of relative accuracy)."""
-        a, b, c = (np.asarray(x, dtype=np.float64) for x in (q_xx, q_yy, q_xy))
+        m = ops(q_xx, q_yy, q_xy)
+        a, b, c = as_float64(m, q_xx, q_yy, q_xy)
         m2 = (1.0 + a) * (1.0 + b)
         k = (1.0 - a * b) / m2
-        D = np.maximum(m2 - c * c, np.finfo(np.float64).tiny)
-        sqd = np.sqrt(D)
-        quarter = 0.25 + np.arcsin(np.clip(c / np.sqrt(m2), -1.0, 1.0)) / _TWO_PI
+        D = m.maximum(m2 - c * c, np.finfo(np.float64).tiny)
+        sqd = m.sqrt(D)
+        quarter = 0.25 + m.arcsin(m.clip(c / m.sqrt(m2), -1.0, 1.0)) / _TWO_PI
         n = a * b + c * c * k
         nngp = c * quarter + n / (_TWO_PI * sqd)
         if not with_derivative:
@@ -797,10 +854,12 @@ class Sin(Activation):
         self.c = real_param(owner, "c", c, max_abs=math.inf)
 
     def value(self, t):
-        return self.a * np.sin(self.b * np.asarray(t) + self.c)
+        m, t = _pointwise_input(t)
+        return self.a * m.sin(self.b * t + self.c)
 
     def derivative(self, t):
-        return self.a * self.b * np.cos(self.b * np.asarray(t) + self.c)
+        m, t = _pointwise_input(t)
+        return self.a * self.b * m.cos(self.b * t + self.c)
 
     def _complex_coefficients(self, s, degree):
         w = self.b * as_scales(s)  # |w| <= 2e304
@@ -814,13 +873,15 @@ class Sin(Activation):
         phase = np.exp(1j * (self.c + 0.5 * np.pi * l))
         return self.a * mag * phase[None, :]
 
+    @_host_coefficients
     def hermite_coefficients(self, s, degree):
         return self._complex_coefficients(s, degree).imag
 
     def _exponentials(self, q_xx, q_yy, q_xy):
         b2 = self.b**2
-        sp = np.exp(-2.0 * b2 * half_distance(q_xx, q_yy, q_xy, -1.0))
-        sm = np.exp(-2.0 * b2 * half_distance(q_xx, q_yy, q_xy, 1.0))
+        m = ops(q_xx, q_yy, q_xy)
+        sp = m.exp(-2.0 * b2 * half_distance(q_xx, q_yy, q_xy, -1.0))
+        sm = m.exp(-2.0 * b2 * half_distance(q_xx, q_yy, q_xy, 1.0))
         return sp, sm
 
     def dual(self, q_xx, q_yy, q_xy):
@@ -850,10 +911,12 @@ class Cos(Sin):
         self._shift = 0.5 * math.pi
 
     def value(self, t):
-        return self.a * np.cos(self.b * np.asarray(t) + self.c)
+        m, t = _pointwise_input(t)
+        return self.a * m.cos(self.b * t + self.c)
 
     def derivative(self, t):
-        return -self.a * self.b * np.sin(self.b * np.asarray(t) + self.c)
+        m, t = _pointwise_input(t)
+        return -self.a * self.b * m.sin(self.b * t + self.c)
 
     def _as_sin(self):
         return Sin(self.a, self.b, self.c + 0.5 * math.pi)
@@ -902,7 +965,7 @@ class Rbf(Sin):
         super().__init__(a=math.sqrt(2.0), b=math.sqrt(2.0 * self.gamma), c=0.25 * math.pi)
 
     def dual(self, q_xx, q_yy, q_xy):
-        return np.exp(-4.0 * self.gamma * half_distance(q_xx, q_yy, q_xy, -1.0))
+        return ops(q_xx, q_yy, q_xy).exp(-4.0 * self.gamma * half_distance(q_xx, q_yy, q_xy, -1.0))
 
     def dual_derivative(self, q_xx, q_yy, q_xy):
         out = 2.0 * self.gamma * self.dual(q_xx, q_yy, q_xy)
@@ -939,13 +1002,15 @@ class Exp(Activation):
         self.b = real_param("Exp", "b", b)
 
     def value(self, t):
-        return self.a * np.exp(self.b * np.asarray(t))
+        m, t = _pointwise_input(t)
+        return self.a * m.exp(self.b * t)
 
     def derivative(self, t):
         return self.b * self.value(t)
 
     def _overflow(self, what, q, log_factor=0.0):
         """The error for ``factor a^2 exp(2 b^2 q)`` past float64, with the limit on ``q``."""
+        q = to_host(q)
         qmax = float(np.max(q)) if np.size(q) else 0.0
         room = _LOG_FLOAT_MAX - 2.0 * math.log(abs(self.a)) - log_factor
         limit = room / (2.0 * self.b**2) if self.b != 0.0 else math.inf
@@ -955,6 +1020,7 @@ class Exp(Activation):
             "down, or reduce weight_std, bias_std or depth"
         )
 
+    @_host_coefficients
     def hermite_coefficients(self, s, degree):
         s = as_scales(s)
         out = np.zeros((s.shape[0], degree + 1))
@@ -975,14 +1041,16 @@ class Exp(Activation):
 
     def _exp_dual(self, q_xx, q_yy, q_xy, log_factor, what):
         """``exp(log_factor) a^2 exp(b^2 ((q_xx + q_yy)/2 + q_xy))`` in log space."""
-        shape = np.broadcast_shapes(np.shape(q_xx), np.shape(q_yy), np.shape(q_xy))
+        m = ops(q_xx, q_yy, q_xy)
+        shape = _shape(q_xx, q_yy, q_xy)
         if self.a == 0.0 or log_factor == -math.inf:
-            return np.zeros(shape)
+            return m.zeros(shape)
         half = half_distance(q_xx, q_yy, q_xy, 1.0)
         log_out = 2.0 * math.log(abs(self.a)) + log_factor + 2.0 * self.b**2 * half
-        if np.any(log_out > _LOG_FLOAT_MAX):
-            raise self._overflow(what, np.maximum(q_xx, q_yy), log_factor)
-        return np.broadcast_to(np.exp(log_out), shape).copy()
+        if bool(m.any(log_out > _LOG_FLOAT_MAX)):
+            q_xx, q_yy = as_float64(m, q_xx, q_yy)
+            raise self._overflow(what, m.maximum(q_xx, q_yy), log_factor)
+        return m.copy(m.broadcast_to(m.exp(log_out), shape))
 
     def dual(self, q_xx, q_yy, q_xy):
         return self._exp_dual(q_xx, q_yy, q_xy, 0.0, "E[act(u) act(v)]")
@@ -1030,25 +1098,27 @@ class Gaussian(Activation):
         self.b = real_param("Gaussian", "b", b)
 
     def value(self, t):
-        t = np.asarray(t)
-        return self.a * np.exp(self.b * t * t)
+        m, t = _pointwise_input(t)
+        return self.a * m.exp(self.b * t * t)
 
     def derivative(self, t):
-        t = np.asarray(t)
+        m, t = _pointwise_input(t)
         return 2.0 * self.b * t * self.value(t)
 
     def _check(self, q, factor=4.0):
         # E[act(u)^2] = E[a^2 exp(2 b u^2)] is finite only when 1 - 4 b q > 0 (the Hermite
         # coefficients themselves exist for 1 - 2 b q > 0)
-        q = np.asarray(q, dtype=np.float64)
-        if self.b > 0 and np.any(1.0 - factor * self.b * q <= 0):
+        m = ops(q)
+        (q,) = as_float64(m, q)
+        if self.b > 0 and bool(m.any(1.0 - factor * self.b * q <= 0)):
             raise ValueError(
                 f"{self!r} with b > 0 needs 1 - {factor:g} b q > 0, i.e. a pre-activation "
-                f"variance q < {1.0 / (factor * self.b):.4g}; got q = {float(np.max(q)):.4g}: "
+                f"variance q < {1.0 / (factor * self.b):.4g}; got q = {float(m.max(q)):.4g}: "
                 "the variance is too large for E[act(u)^2] to be finite. Scale the inputs "
                 "down or use b <= 0"
             )
 
+    @_host_coefficients
     def hermite_coefficients(self, s, degree):
         s = as_scales(s)
         self._check(s * s, factor=2.0)
@@ -1059,30 +1129,30 @@ class Gaussian(Activation):
         self._check(q_xx)
         self._check(q_yy)
         sx, sy, _, rho, sin = pair_geometry(q_xx, q_yy, q_xy)
+        m = ops(sx)
         k = math.sqrt(2.0 * abs(self.b))
         tx, ty = k * sx, k * sy
         if self.b < 0:
-            ix, iy = 1.0 / np.hypot(1.0, tx), 1.0 / np.hypot(1.0, ty)
+            ix, iy = 1.0 / m.hypot(1.0, tx), 1.0 / m.hypot(1.0, ty)
             nx, ny = ix, iy
         else:
-            ix = 1.0 / np.sqrt((1.0 - tx) * (1.0 + tx))
-            iy = 1.0 / np.sqrt((1.0 - ty) * (1.0 + ty))
+            ix = 1.0 / m.sqrt((1.0 - tx) * (1.0 + tx))
+            iy = 1.0 / m.sqrt((1.0 - ty) * (1.0 + ty))
             r2 = math.sqrt(2.0)  # nu^2 = 1 - gamma^2 = (1 - 2 t^2) / (1 - t^2)
-            nx = np.sqrt((1.0 - r2 * tx) * (1.0 + r2 * tx)) * ix
-            ny = np.sqrt((1.0 - r2 * ty) * (1.0 + r2 * ty)) * iy
+            nx = m.sqrt((1.0 - r2 * tx) * (1.0 + r2 * tx)) * ix
+            ny = m.sqrt((1.0 - r2 * ty) * (1.0 + r2 * ty)) * iy
         gx, gy = tx * ix, ty * iy
         return rho, cosine_gap(rho, sin, nx, gx, ny), ix, iy, gx, gy
 
     def dual(self, q_xx, q_yy, q_xy):
         if self.b == 0.0:
-            shape = np.broadcast_shapes(np.shape(q_xx), np.shape(q_yy), np.shape(q_xy))
-            return np.full(shape, self.a**2)
+            return ops(q_xx, q_yy, q_xy).full(_shape(q_xx, q_yy, q_xy), self.a**2)
         _, w, ix, iy, _, _ = self._terms(q_xx, q_yy, q_xy)
         return (self.a * ix) * (self.a * iy) / w
 
     def dual_derivative(self, q_xx, q_yy, q_xy):
         if self.b == 0.0:
-            return np.zeros(np.broadcast_shapes(np.shape(q_xx), np.shape(q_yy), np.shape(q_xy)))
+            return ops(q_xx, q_yy, q_xy).zeros(_shape(q_xx, q_yy, q_xy))
         rho, w, ix, iy, gx, gy = self._terms(q_xx, q_yy, q_xy)
         # 4 a^2 b^2 q_xy / D^3 = rho gamma_x gamma_y (2|b| i_x i_y) (a i_x / w)(a i_y / w) / w
         out = rho * (gx * gy) * ((2.0 * abs(self.b) * ix) * iy)
@@ -1140,25 +1210,27 @@ class NormalizedGaussian(Activation):
         return np.exp(-self.gamma + xlogy(l, self.gamma) - _hermite.log_factorial(l))
 
     def hermite_coefficients(self, s, degree):
-        s = as_scales(s)
-        return s[:, None] * np.sqrt(self.taylor_coefficients(degree))[None, :]
+        s = scales_array(s)
+        m = ops(s)
+        return s[:, None] * m.asarray(np.sqrt(self.taylor_coefficients(degree)))[None, :]
 
     def derivative_hermite_coefficients(self, s, degree):
-        s = as_scales(s)
+        s = scales_array(s)
+        m = ops(s)
         c = self.taylor_coefficients(degree + 1)
-        d = np.sqrt(np.arange(1, degree + 2) * c[1:])
-        return np.broadcast_to(d, (s.shape[0], degree + 1)).copy()
+        d = m.asarray(np.sqrt(np.arange(1, degree + 2) * c[1:]))
+        return m.copy(m.broadcast_to(d[None, :], (s.shape[0], degree + 1)))
 
     def dual(self, q_xx, q_yy, q_xy):
-        _, _, m, rho, _ = pair_geometry(q_xx, q_yy, q_xy, at_zero=1.0)
-        return m * np.exp(self.gamma * (rho - 1.0))
+        _, _, mxy, rho, _ = pair_geometry(q_xx, q_yy, q_xy, at_zero=1.0)
+        return mxy * ops(rho).exp(self.gamma * (rho - 1.0))
 
     def dual_derivative(self, q_xx, q_yy, q_xy):
         rho = pair_geometry(q_xx, q_yy, q_xy, at_zero=1.0)[3]
-        return self.gamma * np.exp(self.gamma * (rho - 1.0))
+        return self.gamma * ops(rho).exp(self.gamma * (rho - 1.0))
 
     def second_moment(self, q):
-        return np.asarray(q, dtype=np.float64)
+        return as_float64(ops(q), q)[0]
 
 
 # ----------------------------------------------------------------------------------------------
@@ -1215,14 +1287,24 @@ class Polynomial(Activation):
     def _n(self):
         return len(self.coef) - 1
 
+    @staticmethod
+    def _polyval(t, coef):
+        m, t = _pointwise_input(t)
+        if m.is_numpy:
+            return np.polynomial.polynomial.polyval(t, coef)
+        out = float(coef[-1]) + t * 0.0  # Horner, as NumPy's polyval
+        for c in coef[-2::-1]:
+            out = float(c) + out * t
+        return out
+
     def value(self, t):
-        return np.polynomial.polynomial.polyval(np.asarray(t), self.coef)
+        return self._polyval(t, self.coef)
 
     def _derivative_coef(self):
         return tuple(np.polynomial.polynomial.polyder(self.coef)) if self._n > 0 else (0.0,)
 
     def derivative(self, t):
-        return np.polynomial.polynomial.polyval(np.asarray(t), self._derivative_coef())
+        return self._polyval(t, self._derivative_coef())
 
     def _reduced(self, s, degree):
         """``A_l(s) = r_l(s) / s^l`` for ``l = 0..degree``."""
@@ -1239,25 +1321,32 @@ class Polynomial(Activation):
         out[reduced == 0] = 0.0
         return out
 
+    @_host_coefficients
     def hermite_coefficients(self, s, degree):
         s = as_scales(s)
         out = self._times_powers(self._reduced(s, degree), s)
         return require_finite(self, out, "the Hermite coefficients", s * s)
 
+    @_host_coefficients
     def derivative_hermite_coefficients(self, s, degree):
         s = as_scales(s)
         out = self._times_powers(self._reduced_derivative(s, degree), s)
         return require_finite(self, out, "the derivative's Hermite coefficients", s * s)
 
     def _mehler(self, reduced_fn, q_xx, q_yy, q_xy):
-        qxx, qyy, qxy = (np.asarray(x, dtype=np.float64) for x in (q_xx, q_yy, q_xy))
-        shape = np.broadcast_shapes(qxx.shape, qyy.shape, qxy.shape)
+        m = ops(q_xx, q_yy, q_xy)
+        qxx, qyy, qxy = as_float64(m, q_xx, q_yy, q_xy)
+        shape = _shape(qxx, qyy, qxy)
         n = self._n
-        # coefficients on the un-broadcast variances: (n+1) values per input, not per pair
-        sx, sy = np.sqrt(np.maximum(qxx, 0.0)), np.sqrt(np.maximum(qyy, 0.0))
-        ax = reduced_fn(sx.ravel(), n).reshape(sx.shape + (n + 1,))
-        ay = reduced_fn(sy.ravel(), n).reshape(sy.shape + (n + 1,))
-        out = np.zeros(shape)
+
+        # coefficients on the un-broadcast variances: (n+1) values per input, not per pair;
+        # computed on the host (O(n) numbers) and moved to the variances' namespace
+        def table(q):
+            s = np.sqrt(np.maximum(to_host(q), 0.0))
+            return from_host(reduced_fn(s.ravel(), n).reshape(s.shape + (n + 1,)), q)
+
+        ax, ay = table(qxx), table(qyy)
+        out = m.zeros(shape)
         with np.errstate(over="ignore", invalid="ignore"):
             for l in range(n, -1, -1):  # Horner in q_xy
                 out *= qxy
@@ -1331,9 +1420,9 @@ class Hermite(Polynomial):
 
     @staticmethod
     def _recurrence(n, t):
-        t = np.asarray(t)
-        t = t.astype(np.result_type(t, np.float32), copy=False)
-        prev, cur = np.ones_like(t), t
+        m, t = _pointwise_input(t)
+        t = m.astype(t, _float_dtype(m, t))
+        prev, cur = m.ones_like(t), t
         if n == 0:
             return prev
         for l in range(1, n):
@@ -1345,8 +1434,8 @@ class Hermite(Polynomial):
 
     def derivative(self, t):
         if self.degree == 0:
-            t = np.asarray(t)
-            return np.zeros_like(t, dtype=np.result_type(t, np.float32))
+            m, t = _pointwise_input(t)
+            return m.zeros_like(t, dtype=_float_dtype(m, t))
         # h_n' = sqrt(n) h_(n-1)
         return math.sqrt(self.degree) * self._recurrence(self.degree - 1, t)
 
@@ -1379,12 +1468,12 @@ class Gabor(Activation):
     name = "gabor"
 
     def value(self, t):
-        t = np.asarray(t)
-        return np.exp(-t * t) * np.sin(t)
+        m, t = _pointwise_input(t)
+        return m.exp(-t * t) * m.sin(t)
 
     def derivative(self, t):
-        t = np.asarray(t)
-        return np.exp(-t * t) * (np.cos(t) - 2.0 * t * np.sin(t))
+        m, t = _pointwise_input(t)
+        return m.exp(-t * t) * (m.cos(t) - 2.0 * t * m.sin(t))
 
 
 class Tanh(Activation):
@@ -1400,10 +1489,12 @@ class Tanh(Activation):
     name = "tanh"
 
     def value(self, t):
-        return np.tanh(t)
+        m, t = _pointwise_input(t)
+        return m.tanh(t)
 
     def derivative(self, t):
-        return 1.0 - np.tanh(t) ** 2
+        m, t = _pointwise_input(t)
+        return 1.0 - m.tanh(t) ** 2
 
 
 class Sigmoid(Activation):
@@ -1419,10 +1510,12 @@ class Sigmoid(Activation):
     name = "sigmoid"
 
     def value(self, t):
-        return expit(t)
+        m, t = _pointwise_input(t)
+        return m.expit(t)
 
     def derivative(self, t):
-        e = expit(t)
+        m, t = _pointwise_input(t)
+        e = m.expit(t)
         return e * (1.0 - e)
 
 
@@ -1439,10 +1532,12 @@ class Softplus(Activation):
     name = "softplus"
 
     def value(self, t):
-        return np.logaddexp(0.0, t)
+        m, t = _pointwise_input(t)
+        return m.logaddexp(0.0, t)
 
     def derivative(self, t):
-        return expit(t)
+        m, t = _pointwise_input(t)
+        return m.expit(t)
 
 
 class Silu(Activation):
@@ -1458,10 +1553,12 @@ class Silu(Activation):
     name = "silu"
 
     def value(self, t):
-        return t * expit(t)
+        m, t = _pointwise_input(t)
+        return t * m.expit(t)
 
     def derivative(self, t):
-        e = expit(t)
+        m, t = _pointwise_input(t)
+        e = m.expit(t)
         return e * (1.0 + t * (1.0 - e))
 
 
@@ -1488,12 +1585,12 @@ class Elu(Activation):
         self.continuous_derivative = self.alpha == 1.0
 
     def value(self, t):
-        t = np.asarray(t)
-        return np.where(t > 0, t, self.alpha * np.expm1(np.minimum(t, 0.0)))
+        m, t = _pointwise_input(t)
+        return m.where(t > 0, t, self.alpha * m.expm1(m.minimum(t, 0.0)))
 
     def derivative(self, t):
-        t = np.asarray(t)
-        return np.where(t > 0, 1.0, self.alpha * np.exp(np.minimum(t, 0.0)))
+        m, t = _pointwise_input(t)
+        return m.where(t > 0, 1.0, self.alpha * m.exp(m.minimum(t, 0.0)))
 
     def _derivative_at_zero(self):
         return 0.5 * (1.0 + self.alpha)
@@ -1562,9 +1659,13 @@ class CallableActivation(Activation):
         return {"fn": self.fn, "derivative": self.derivative_fn}
 
     def value(self, t):
+        if is_array_api_input(t):  # a NumPy function: evaluated on the host, moved back
+            return from_host(self.value(to_host(t)), t)
         return np.asarray(self.fn(np.asarray(t, dtype=np.float64)), dtype=np.float64)
 
     def derivative(self, t):
+        if is_array_api_input(t):  # as value: on the host, moved back
+            return from_host(self.derivative(to_host(t)), t)
         t = np.asarray(t, dtype=np.float64)
         if self.derivative_fn is not None:
             return np.asarray(self.derivative_fn(t), dtype=np.float64)

@@ -19,6 +19,10 @@ recorded by the self pass. Fully connected states have no spatial axes.
 
 :func:`skntk.kernels.kernel` computes the exact kernels of any such list. The sketch estimators
 do not walk these lists yet: they follow the same conventions with their own loops (issue 11).
+
+The ``kernel`` rules take states of any array namespace (NumPy, CuPy, array-API libraries,
+through :func:`skntk._special.ops`) and keep NumPy's in-place updates; the ``variance`` rules
+(used at fit time by :mod:`skntk.planning`) are NumPy.
 """
 
 from dataclasses import dataclass, replace
@@ -26,6 +30,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from ._estimator import BIAS_STD, WEIGHT_STD, OddInteger, check_parameter
+from ._special import ops
 from ._value_object import ValueObject
 from .activations import get_activation
 from .planning import inside_mask, network_homogeneity, plan_activation, shift
@@ -87,8 +92,10 @@ def _self_diagonal(state):
     q = state.nngp
     if state.spatial == 0:
         return q
+    m = ops(q)
     n, h, w = q.shape[:3]
-    return q.reshape(n, h * w, h * w)[:, np.arange(h * w), np.arange(h * w)].reshape(n, h, w)
+    # the diagonal of each (hw, hw) matrix is every (hw + 1)-th entry of its flattening
+    return m.reshape(m.reshape(q, (n, (h * w) ** 2))[:, :: h * w + 1], (n, h, w))
 
 
 def _expand_variances(var_x, var_y, state):
@@ -100,6 +107,11 @@ def _expand_variances(var_x, var_y, state):
     if state.spatial == 0:
         return var_x[:, None], var_y[None, :]
     return var_x[:, None, :, :, None, None], var_y[None, :, None, None, :, :]
+
+
+def _shifted(n, d):
+    """Slices ``(dst, src)`` of the pixels ``p`` and ``p + d`` with both in ``[0, n)``."""
+    return slice(max(0, -d), min(n, n - d)), slice(max(0, d), min(n, n + d))
 
 
 class Layer(ValueObject):
@@ -135,8 +147,10 @@ class Layer(ValueObject):
 
 def _scales(weight_std, bias_std, caller):
     """Validated ``(W, b)`` of a linear layer (the rules the estimators use too)."""
-    return (float(check_parameter(weight_std, "weight_std", WEIGHT_STD, caller)),
-            float(check_parameter(bias_std, "bias_std", BIAS_STD, caller)))
+    return (
+        float(check_parameter(weight_std, "weight_std", WEIGHT_STD, caller)),
+        float(check_parameter(bias_std, "bias_std", BIAS_STD, caller)),
+    )
 
 
 class _Linear(Layer):
@@ -219,7 +233,6 @@ class Dense(_Linear):
         return state
 
 
-
 class Conv(_Linear):
     """Convolution ``f x f``, stride 1, SAME zero padding (odd ``f``), on pixel-pair tensors.
 
@@ -242,15 +255,20 @@ class Conv(_Linear):
         self.weight_std, self.bias_std = _scales(weight_std, bias_std, "Conv")
 
     def window_mean(self, q, spatial_pairs=True):
-        """``(1/f^2) sum_delta q[..., p + delta, p' + delta]`` over the last four axes."""
+        """``(1/f^2) sum_delta q[..., p + delta, p' + delta]`` over the last four axes.
+
+        Zero padding without a padded copy: each shift ``delta`` adds ``q`` at the pixel pairs
+        whose shifted pixels both lie inside the image (in place for every namespace).
+        """
+        m = ops(q)
         f, r = self.filter_size, self.filter_size // 2
         h, w = q.shape[-2:]
-        pad = [(0, 0)] * (q.ndim - 4) + [(r, r)] * 4
-        padded = np.pad(q, pad)
-        out = np.zeros_like(q)
-        for dh in range(f):
-            for dw in range(f):
-                out += padded[..., dh : dh + h, dw : dw + w, dh : dh + h, dw : dw + w]
+        out = m.zeros_like(q)
+        for dh in range(-r, r + 1):
+            rows, src_rows = _shifted(h, dh)
+            for dw in range(-r, r + 1):
+                cols, src_cols = _shifted(w, dw)
+                out[..., rows, cols, rows, cols] += q[..., src_rows, src_cols, src_rows, src_cols]
         out *= 1.0 / (f * f)
         return out
 
@@ -265,7 +283,6 @@ class Conv(_Linear):
             ntk *= w2
             ntk += nngp
         return replace(state, nngp=nngp, ntk=ntk)
-
 
 
 class Nonlinearity(Layer):
@@ -288,8 +305,9 @@ class Nonlinearity(Layer):
         return self.activation.homogeneity
 
     def kernel(self, state):
+        m = ops(state.nngp)
         if state.is_self:
-            var = _self_diagonal(state).copy()
+            var = m.copy(_self_diagonal(state))
             state.variances.append(var)
             var_x = var_y = var
         else:
@@ -301,8 +319,11 @@ class Nonlinearity(Layer):
         )
         ntk = state.ntk
         if ntk is not None:
-            ntk *= deriv
-        return replace(state, nngp=np.asarray(nngp, dtype=dtype), ntk=ntk)
+            if m.native or deriv.dtype == ntk.dtype:
+                ntk *= deriv  # NumPy and CuPy cast a float64 factor in place
+            else:  # the same rounding as NumPy's in-place product, out of place
+                ntk = m.astype(m.astype(ntk, deriv.dtype) * deriv, dtype)
+        return replace(state, nngp=m.astype(nngp, dtype), ntk=ntk)
 
     def variance_offsets(self, needed_after, shape):
         return set(needed_after) | {(0, 0)}
@@ -338,15 +359,16 @@ class AvgPool(Layer):
 
     def kernel(self, state):
         def pool(q):
+            m = ops(q)
             h, w = q.shape[-2:]
             hn, wn = h // 2, w // 2
             if hn == 0 or wn == 0:
                 raise ValueError(f"AvgPool(2x2) needs images of at least 2x2 pixels, got {h}x{w}")
             q = q[..., : 2 * hn, : 2 * wn, : 2 * hn, : 2 * wn]
-            lead = q.shape[:-4]
-            q = q.reshape(lead + (hn, 2, wn, 2, hn, 2, wn, 2))
+            lead = tuple(q.shape[:-4])
+            q = m.reshape(q, lead + (hn, 2, wn, 2, hn, 2, wn, 2))
             k = len(lead)
-            return q.mean(axis=(k + 1, k + 3, k + 5, k + 7))
+            return m.mean(q, axis=(k + 1, k + 3, k + 5, k + 7))
 
         ntk = None if state.ntk is None else pool(state.ntk)
         return replace(state, nngp=pool(state.nngp), ntk=ntk)
@@ -358,8 +380,12 @@ class AvgPool(Layer):
 
     def variance_offsets(self, needed_after, shape):
         # q'[P, P + O] averages q[2P + a, 2O + 2P + b] over the windows' offsets a, b
-        return {(2 * oh + dh, 2 * ow + dw) for oh, ow in needed_after
-                for dh in (-1, 0, 1) for dw in (-1, 0, 1)}
+        return {
+            (2 * oh + dh, 2 * ow + dw)
+            for oh, ow in needed_after
+            for dh in (-1, 0, 1)
+            for dw in (-1, 0, 1)
+        }
 
     def variance(self, state):
         q, offs = state.q, state.offsets
@@ -367,9 +393,14 @@ class AvgPool(Layer):
         hn, wn = self.output_shape(h, w)
         new = np.zeros((n, len(state.next_offsets), hn, wn))
         for k, (oh, ow) in enumerate(state.next_offsets):
-            sources = [(ah, aw, offs.index((2 * oh + bh - ah, 2 * ow + bw - aw)))
-                       for ah in (0, 1) for aw in (0, 1) for bh in (0, 1) for bw in (0, 1)
-                       if (2 * oh + bh - ah, 2 * ow + bw - aw) in offs]
+            sources = [
+                (ah, aw, offs.index((2 * oh + bh - ah, 2 * ow + bw - aw)))
+                for ah in (0, 1)
+                for aw in (0, 1)
+                for bh in (0, 1)
+                for bw in (0, 1)
+                if (2 * oh + bh - ah, 2 * ow + bw - aw) in offs
+            ]
             if len(sources) < 16:  # not needed by any later layer
                 continue
             for ah, aw, j in sources:
@@ -396,7 +427,7 @@ class GlobalAvgPool(Layer):
 
     def kernel(self, state):
         def pool(q):
-            return q.mean(axis=(-4, -3, -2, -1))
+            return ops(q).mean(q, axis=(-4, -3, -2, -1))
 
         ntk = None if state.ntk is None else pool(state.ntk)
         return replace(state, nngp=pool(state.nngp), ntk=ntk, spatial=0)

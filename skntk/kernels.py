@@ -22,6 +22,15 @@ NaN. Scale is handled exactly where the network allows it:
   ``q_xx q_yy`` inside its dual cannot overflow or underflow.
 
 All of these rescalings are exact (powers of two) and run only when the data need them.
+
+Array namespaces. NumPy and SciPy sparse input take the NumPy path (row blocks sized for the
+cache, threads over blocks with ``n_jobs``). Arrays of another library (CuPy, or any
+array-API namespace such as ``array_api_strict``) are computed on in their own namespace and on
+their device, with no need for scikit-learn's ``array_api_dispatch``: the kernel comes back in
+that namespace, float32 for float32 inputs. The layer rules and the activations' duals are the
+same code for every namespace; only per-input numbers (scale exponents, Hermite coefficient
+tables of activations without closed-form duals) and the few pairs that need a two-variable
+quadrature go through the host. ``n_jobs`` is ignored for them (one device, large blocks).
 """
 
 from functools import partial
@@ -52,6 +61,7 @@ from ._kernel_scaling import (
     scale_inputs,
     slice_exponents,
 )
+from ._special import is_array_api_input, ops, to_host
 from .architectures import (
     MYRTLE_BLOCKS,
     KernelState,
@@ -76,6 +86,9 @@ ARCHITECTURES = ("gap", "myrtle")
 _MAX_BLOCK_ENTRIES = 2**23
 # Entries of one fully connected row block: small enough for the core's cache.
 _FC_BLOCK_ENTRIES = 2**17
+# Entries of one block for other namespaces (GPUs): large blocks amortize the launches; a few
+# float64 temporaries of this size (128 MB each) must fit in the device's memory.
+_DEVICE_BLOCK_ENTRIES = 2**24
 # The Raises section of every kernel function's docstring (``{raises}`` in the source).
 _RAISES_DOC = """    Raises
     ------
@@ -103,13 +116,13 @@ def _start_state(q, want_ntk, spatial, variances=None):
     """The kernel state before the first layer (``T = 0``): a self state, or a cross state
     given the ``(var_x, var_y)`` of each activation layer."""
     is_self = variances is None
-    ntk = np.zeros_like(q) if want_ntk else None
+    ntk = ops(q).zeros_like(q) if want_ntk else None
     return KernelState(q, ntk, spatial, is_self, [] if is_self else variances)
 
 
 def _pair_variances(var_x, var_y, si, sj):
     """The self passes' variances of the inputs of the block ``[si, sj]``, per activation."""
-    return [(vx[si], vy[sj]) for vx, vy in zip(var_x, var_y, strict=True)]
+    return [(vx[si, ...], vy[sj, ...]) for vx, vy in zip(var_x, var_y, strict=True)]
 
 
 def _run(layers, state, exponents=None, net=None):
@@ -165,25 +178,41 @@ def _layer_kernel(layer, state, step):
 def _gram(X, Y):
     """``X Y^T`` as a dense array (sparse-aware)."""
     G = X @ Y.T
-    return G.toarray() if sp.issparse(G) else np.asarray(G)
+    if sp.issparse(G):
+        return G.toarray()
+    return G if is_array_api_input(G) else np.asarray(G)
 
 
 def _row_sq_norms(X):
     if sp.issparse(X):
         return np.asarray(X.multiply(X).sum(axis=1)).ravel()
-    return np.einsum("ij,ij->i", X, X)
+    m = ops(X)
+    if m.is_numpy:
+        return np.einsum("ij,ij->i", X, X)
+    return m.sum(X * X, axis=1)
+
+
+def _rows(A, sl):
+    """Rows ``sl`` of a matrix or image stack (sparse, NumPy or any namespace)."""
+    return A[sl] if sp.issparse(A) else A[sl, ...]
 
 
 def _mirror_strip(K, sl):
     """Copy the strip ``K[sl, sl.start:]`` of a symmetric kernel into the lower triangle."""
+    m = ops(K)
     K[sl.stop :, sl] = K[sl, sl.stop :].T
     diag = K[sl, sl]
-    upper = np.triu(diag, 1)
-    diag[...] = upper + upper.T + np.diag(np.diag(diag))
+    if m.is_numpy:
+        upper = np.triu(diag, 1)
+        diag[...] = upper + upper.T + np.diag(np.diag(diag))
+    else:  # upper triangle with the diagonal, plus the strict upper one mirrored
+        K[sl, sl] = m.triu(diag) + m.triu(diag, k=1).T
 
 
-def _fc_block_rows(layers, n2):
+def _fc_block_rows(layers, n2, native_numpy=True):
     """Rows of one block of a fully connected kernel with ``n2`` columns."""
+    if not native_numpy:
+        return max(1, _DEVICE_BLOCK_ENTRIES // max(n2, 1))
     # Duals without a closed form amortize their Hermite coefficients over large blocks.
     closed = all(
         getattr(layer, "activation", None) is None or layer.activation.has_closed_form_dual
@@ -192,23 +221,38 @@ def _fc_block_rows(layers, n2):
     return max(1, (_FC_BLOCK_ENTRIES if closed else _MAX_BLOCK_ENTRIES) // max(n2, 1))
 
 
+def _blocks(m, n_jobs, tasks):
+    """Run the block tasks: threads for NumPy, in order on the device otherwise."""
+    if m.is_numpy:
+        Parallel(n_jobs=n_jobs, prefer="threads")(delayed(task)(*args) for task, args in tasks)
+    else:
+        for task, args in tasks:
+            task(*args)
+
+
 def _fc_kernels(X, Y, layers, want_ntk, n_jobs):
-    net = Network(layers, want_ntk)
     symmetric = Y is None
     X, Y = check_feature_pair(X, Y)
+    with ops(X).device_context():
+        return _fc_kernels_checked(X, Y, symmetric, layers, want_ntk, n_jobs)
+
+
+def _fc_kernels_checked(X, Y, symmetric, layers, want_ntk, n_jobs):
+    net = Network(layers, want_ntk)
+    m = ops(X)
     # float32 inputs are computed in float32 (the user asked for single precision), else float64
-    dtype = np.result_type(X.dtype, Y.dtype)
+    dtype = m.result_type(X.dtype, Y.dtype)
     d = X.shape[1]
     # Rows far from unit scale are divided by 2^k (exact). A homogeneous network gets the scale
     # back at the end, any other network right after forming the covariances.
     Xs, Ys, kx, ky, mx, my = scale_inputs(net, X, None if symmetric else Y, dtype)
     restore = net.degree is None
 
-    def self_pass(Z, k, m, name):
-        q = _row_sq_norms(Z).astype(np.float64) / d
+    def self_pass(Z, k, top, name):
+        q = m.astype(_row_sq_norms(Z), m.float64) / d
         if restore and k.any():
             q_scaled, q = q, ldexp(q, 2 * k)
-            net.check_input(q, q_scaled, k, m, name, np.float64)
+            net.check_input(q, q_scaled, k, top, name, np.float64)
         # O(n): always checked
         variances = _run(layers, _start_state(q, want_ntk, 0), net=net).variances
         return [net.check_cast(v, dtype, "pre-activation variances") for v in variances]
@@ -218,16 +262,16 @@ def _fc_kernels(X, Y, layers, want_ntk, n_jobs):
     exponents = cross_exponents(layers, var_x, var_y, dtype)
 
     def initial_q(si=slice(None), sj=slice(None)):
-        xs, ys = (Xs, Ys) if si == sj == slice(None) else (Xs[si], Ys[sj])
-        q = _gram(xs.astype(dtype, copy=False), ys.astype(dtype, copy=False))
+        xs, ys = (Xs, Ys) if si == sj == slice(None) else (_rows(Xs, si), _rows(Ys, sj))
+        q = _gram(_astype(xs, dtype), _astype(ys, dtype))
         q *= 1.0 / d
         if restore and (kx[si].any() or ky[sj].any()):
-            ldexp(q, kx[si][:, None] + ky[sj][None, :], out=q)
+            q = ldexp(q, kx[si][:, None] + ky[sj][None, :], out=q)
         return q
 
     K = initial_q()
     n1, n2 = K.shape
-    rows = _fc_block_rows(layers, n2)
+    rows = _fc_block_rows(layers, n2, m.is_numpy)
 
     def cross_state(si, sj, q=None):
         q = initial_q(si, sj) if q is None else q
@@ -248,7 +292,7 @@ def _fc_kernels(X, Y, layers, want_ntk, n_jobs):
             _mirror_strip(K, sl)
 
     failed = []
-    Parallel(n_jobs=n_jobs, prefer="threads")(delayed(block)(sl) for sl in gen_batches(n1, rows))
+    _blocks(m, n_jobs, [(block, (sl,)) for sl in gen_batches(n1, rows)])
 
     def diagnose(i, j):
         si, sj = slice(i, i + 1), slice(j, j + 1)
@@ -290,7 +334,9 @@ def nngp_kernel(
     Returns
     -------
     K : ndarray of shape (n_samples_X, n_samples_Y)
-        float32 when both inputs are float32, else float64 (computed in float64).
+        float32 when both inputs are float32, else float64 (computed in float64). For inputs
+        of another array namespace (CuPy, array-API libraries) an array of that namespace, on
+        the inputs' device (see the module docstring).
 
     {raises}
 
@@ -330,6 +376,7 @@ def ntk_kernel(X, Y=None, *, depth=1, activation="relu", weight_std=1.0, bias_st
     Returns
     -------
     K : ndarray of shape (n_samples_X, n_samples_Y)
+        In the namespace and on the device of the inputs (NumPy, CuPy, array-API).
 
     {raises}
 
@@ -369,58 +416,92 @@ def _conv_layers(architecture, depth, activation, weight_std, bias_std, filter_s
     return gap_network(depth, act, weight_std, bias_std, filter_size)
 
 
+def _astype(A, dtype):
+    return A.astype(dtype, copy=False) if sp.issparse(A) else ops(A).astype(A, dtype)
+
+
 def _first_non_finite(variances):
     """Index of the first input whose per-pixel variances (at any layer) hold NaN or inf."""
+    variances = [to_host(v) for v in variances]
     bad = np.zeros(len(variances[0]), bool)
     for v in variances:
         bad |= ~np.isfinite(v.reshape(len(v), -1)).all(axis=1)
     return int(np.argmax(bad))
 
 
+def _pixel_gram(x, y, c):
+    """``q[a, b, p, p'] = <x_a[p], y_b[p']> / C`` of image stacks ``x``, ``y`` (NHWC):
+    shape ``(a, b, h, w, h, w)``, or ``(a, h, w, h, w)`` for ``y`` None (each image with
+    itself)."""
+    m = ops(x)
+    a, h, w, _ = x.shape
+    if m.is_numpy:
+        if y is None:
+            return np.einsum("ahwc,aijc->ahwij", x, x) / c
+        return np.einsum("ahwc,bijc->abhwij", x, y) / c
+    px = m.reshape(x, (a, h * w, c))
+    if y is None:
+        q = px @ m.transpose(px, (0, 2, 1))
+        return m.reshape(q, (a, h, w, h, w)) / c
+    b = y.shape[0]
+    q = m.reshape(px, (a * h * w, c)) @ m.reshape(y, (b * h * w, c)).T
+    q = m.transpose(m.reshape(q, (a, h, w, b, h, w)), (0, 3, 1, 2, 4, 5))
+    return q / c
+
+
 def _conv_kernels(X, Y, image_shape, layers, want_ntk, n_jobs):
-    net = Network(layers, want_ntk)
     symmetric = Y is None
-    X, Y, (h, w, c) = check_image_pair(X, Y, image_shape)
-    dtype = np.result_type(X.dtype, Y.dtype)
+    X, Y, shape = check_image_pair(X, Y, image_shape)
+    with ops(X).device_context():
+        return _conv_kernels_checked(X, Y, symmetric, shape, layers, want_ntk, n_jobs)
+
+
+def _conv_kernels_checked(X, Y, symmetric, shape, layers, want_ntk, n_jobs):
+    net = Network(layers, want_ntk)
+    (h, w, c) = shape
+    m = ops(X)
+    dtype = m.result_type(X.dtype, Y.dtype)
     pair = (h * w) ** 2
+    block_entries = _MAX_BLOCK_ENTRIES if m.is_numpy else _DEVICE_BLOCK_ENTRIES
     # Images far from unit scale are divided by 2^k (exact), as rows in _fc_kernels; the walk
     # runs in float64.
     Xs, Ys, kx, ky, mx, my = scale_inputs(net, X, None if symmetric else Y, np.float64)
     restore = net.degree is None
 
-    def self_state(Z, k, m, name, sl):
-        z = Z[sl].astype(np.float64)
-        q = np.einsum("ahwc,aijc->ahwij", z, z) / c
+    def self_state(Z, k, top, name, sl):
+        z = m.astype(Z[sl, ...], m.float64)
+        q = _pixel_gram(z, None, c)
         if restore and k[sl].any():
-            q_scaled = q.copy()
-            ldexp(q, 2 * k[sl].reshape(-1, 1, 1, 1, 1), out=q)
-            net.check_input(q, q_scaled, k[sl].reshape(-1, 1, 1, 1, 1), m, name, np.float64)
+            q_scaled = m.copy(q)
+            q = ldexp(q, 2 * k[sl].reshape(-1, 1, 1, 1, 1), out=q)
+            net.check_input(q, q_scaled, k[sl].reshape(-1, 1, 1, 1, 1), top, name, np.float64)
         return _start_state(q, want_ntk, 2)
 
-    def self_pass(Z, k, m, name):
+    def self_pass(Z, k, top, name):
         out = []
-        for sl in gen_batches(Z.shape[0], max(1, _MAX_BLOCK_ENTRIES // pair)):
-            state = _run_explained(layers, partial(self_state, Z, k, m, name, sl), None, net)
+        for sl in gen_batches(Z.shape[0], max(1, block_entries // pair)):
+            state = _run_explained(layers, partial(self_state, Z, k, top, name, sl), None, net)
             variances = state.variances
             if not all(all_finite(v) for v in variances):  # name the layer for one input
                 i = sl.start + _first_non_finite(variances)
-                _run(layers, self_state(Z, k, m, name, slice(i, i + 1)), net=net)
+                _run(layers, self_state(Z, k, top, name, slice(i, i + 1)), net=net)
                 raise ValueError(f"the {net.name} is not finite for {name}[{i}]")
             out.append(variances)
-        return [np.concatenate(v) for v in zip(*out, strict=True)]
+        return [m.concatenate(v) for v in zip(*out, strict=True)]
 
     var_x = self_pass(Xs, kx, mx, "X")
     var_y = var_x if symmetric else self_pass(Ys, ky, my, "Y")
     exponents = cross_exponents(layers, var_x, var_y, np.float64)
     n1, n2 = X.shape[0], Y.shape[0]
-    K = np.empty((n1, n2))
-    side = max(1, int(np.sqrt(_MAX_BLOCK_ENTRIES / pair)))
+    K = m.empty((n1, n2), dtype=m.float64)
+    side = max(1, int(np.sqrt(block_entries / pair)))
 
     def cross_state(si, sj):
-        x, y = Xs[si].astype(np.float64), Ys[sj].astype(np.float64)
-        q = np.einsum("ahwc,bijc->abhwij", x, y) / c
+        x, y = m.astype(Xs[si, ...], m.float64), m.astype(Ys[sj, ...], m.float64)
+        q = _pixel_gram(x, y, c)
         if restore and (kx[si].any() or ky[sj].any()):
-            ldexp(q, (kx[si][:, None] + ky[sj][None, :]).reshape(q.shape[:2] + (1,) * 4), out=q)
+            e = (kx[si][:, None] + ky[sj][None, :]).reshape(tuple(q.shape[:2]) + (1,) * 4)
+            q = ldexp(q, e, out=q)
         return _start_state(q, want_ntk, 2, _pair_variances(var_x, var_y, si, sj))
 
     def block(si, sj):
@@ -428,8 +509,10 @@ def _conv_kernels(X, Y, image_shape, layers, want_ntk, n_jobs):
         out = _run_explained(layers, lambda: cross_state(si, sj), steps, net)
         K[si, sj] = out.ntk if want_ntk else out.nngp
 
-    Parallel(n_jobs=n_jobs, prefer="threads")(
-        delayed(block)(si, sj) for si in gen_batches(n1, side) for sj in gen_batches(n2, side)
+    _blocks(
+        m,
+        n_jobs,
+        [(block, (si, sj)) for si in gen_batches(n1, side) for sj in gen_batches(n2, side)],
     )
 
     def diagnose(i, j):
@@ -467,6 +550,7 @@ _CONV_DOC_PARAMS = (
     Returns
     -------
     K : ndarray of shape (n_samples_X, n_samples_Y)
+        In the namespace and on the device of the inputs (NumPy, CuPy, array-API).
 
 """
     + _RAISES_DOC
@@ -590,6 +674,7 @@ def kernel(X, Y=None, *, layers, kind="ntk", image_shape=None, n_jobs=None):
     Returns
     -------
     K : ndarray of shape (n_samples_X, n_samples_Y)
+        In the namespace and on the device of the inputs (NumPy, CuPy, array-API).
 
     {raises}
 

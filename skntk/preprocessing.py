@@ -33,15 +33,32 @@ rounding, not zeros, infinities or NaN. Where a result itself is not representab
 output dtype (``transform`` of data far larger than the training data, say), a
 ``ValueError`` says so and names the limit. NaN or infinite entries, complex input and input
 without images or without pixels are rejected with a ``ValueError``.
+
+Array namespaces (shared by all three)
+--------------------------------------
+Arrays of another library than NumPy (CuPy, ``array_api_strict``, any array-API array) are
+computed on in their namespace and on their device, whether scikit-learn's
+``array_api_dispatch`` is on or off: ``transform`` returns an array of the input's namespace,
+device and dtype, and ``fit`` stores the fitted arrays (``mean_``, ``scale_``,
+``whitening_``, ...) in the namespace and on the device of its input, as scikit-learn's
+array-API estimators do. With dispatch off, ``transform`` also takes arrays of another
+namespace than ``fit``'s (the fitted arrays are copied over, through the host, on each call);
+with dispatch on it refuses them with a ``ValueError``, scikit-learn's rule. Only ZCA's
+``d x d`` eigendecomposition may run on the host, for a namespace without ``linalg.eigh``.
 """
 
 import numbers
 
 import numpy as np
 import scipy.sparse as sp
+from sklearn import get_config
 from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin, _fit_context
+from sklearn.externals import array_api_compat
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
+
+from ._kernel_inputs import check_namespace_array
+from ._special import is_array_api_input, ops, to_host
 
 __all__ = ["ChannelStandardizer", "ImageLayerNorm", "ZCAWhitening"]
 
@@ -63,26 +80,46 @@ def _pow2_scale(max_abs):
     no digit of the data while bringing them to order 1, where squares and sums of squares
     neither overflow (data near 1e308) nor underflow (data near 1e-300).
     """
-    max_abs = np.asarray(max_abs, dtype=np.float64)
-    _, exponent = np.frexp(max_abs)  # max_abs = m * 2**exponent with m in [0.5, 1)
-    scale = np.ldexp(1.0, exponent - 1)
-    return np.where(max_abs > 0, scale, 1.0)
+    m = ops(max_abs)
+    max_abs = (
+        m.astype(max_abs, m.float64)
+        if is_array_api_input(max_abs)
+        else np.asarray(max_abs, dtype=np.float64)
+    )
+    exponent = m.exponent(max_abs)  # max_abs = f * 2**exponent with f in [0.5, 1)
+    scale = m.ldexp(m.ones_like(max_abs), exponent - 1)
+    return m.where(max_abs > 0, scale, 1.0)
 
 
 def _max_abs(X2, axis=None):
     """Largest absolute value of ``X2`` (over ``axis``) as float64, without a copy of ``X2``."""
-    return np.maximum(np.abs(X2.max(axis=axis)), np.abs(X2.min(axis=axis))).astype(np.float64)
+    m = ops(X2)
+    return m.astype(m.maximum(m.abs(m.max(X2, axis=axis)), m.abs(m.min(X2, axis=axis))), m.float64)
+
+
+def _divide64(m, block, s):
+    """``block / s`` in float64 (``s`` a power of two: exact)."""
+    if m.is_numpy:
+        return np.divide(block, s, dtype=np.float64)
+    return m.astype(block, m.float64) / s
 
 
 def _check_output_finite(out, estimator, what):
     """Raise a ValueError naming the dtype's limit if ``out`` overflowed."""
-    if not np.isfinite(out).all():
-        limit = np.finfo(out.dtype).max
+    m = ops(out)
+    if not bool(m.all(m.isfinite(out))):
+        limit = float(m.finfo(out.dtype).max)
         raise ValueError(
             f"{type(estimator).__name__}.transform: {what} exceed the largest {out.dtype} "
             f"value ({limit:.4g}). X lies far outside the scale of the data the transformer "
             "was fitted on; fit it on data of this scale, or rescale X."
         )
+
+
+def _namespace_key(a):
+    """``(namespace, device)`` of an array, to compare where two arrays live."""
+    xp = array_api_compat.array_namespace(a)
+    return xp.__name__.rsplit(".", 1)[-1], repr(array_api_compat.device(a))
 
 
 def _dtype_description(X):
@@ -113,6 +150,19 @@ def _check_image_shape(image_shape):
             f"got {image_shape!r}."
         )
     return tuple(int(s) for s in shape)
+
+
+def _eigh(m, cov):
+    """Eigenvalues (ascending) and eigenvectors of the symmetric ``cov``: NumPy's or CuPy's
+    ``linalg.eigh``, the namespace's ``linalg.eigh`` (array-API ``linalg`` extension), or
+    NumPy's on a host copy for a namespace without it (a ``d x d`` matrix, once per fit)."""
+    if m.native:
+        return m.linalg.eigh(cov)
+    linalg = getattr(m.xp, "linalg", None)
+    if linalg is not None and hasattr(linalg, "eigh"):
+        return tuple(linalg.eigh(cov))
+    eigvals, eigvecs = np.linalg.eigh(to_host(cov))
+    return m.asarray(eigvals), m.asarray(eigvecs)
 
 
 class _ImageTransformer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
@@ -154,7 +204,12 @@ class _ImageTransformer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         param_shape = _check_image_shape(self.image_shape)
         fitted_shape = None if reset else getattr(self, "image_shape_", None)
         dtypes = (np.float64, np.float32)
-        if sp.issparse(X) or hasattr(X, "columns") or hasattr(X, "__dataframe__"):
+        if is_array_api_input(X):  # kept in its namespace and on its device
+            Xa = check_namespace_array(X, "X", ndims=(2, 4))
+            if Xa.ndim == 4:
+                return self._validate_4d(Xa, param_shape, fitted_shape, reset)
+            X2 = validate_data(self, Xa, reset=reset, skip_check_array=True)
+        elif sp.issparse(X) or hasattr(X, "columns") or hasattr(X, "__dataframe__"):
             # Sparse input (rejected with scikit-learn's message) and data frames (whose column
             # names are recorded) go straight to validate_data: they are 2-D.
             X2 = validate_data(self, X, reset=reset, dtype=dtypes)
@@ -212,6 +267,9 @@ class _ImageTransformer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
                 f"image_shape={param_shape} does not match the shape of the images in X, "
                 f"{shape} (X has shape {X4.shape})."
             )
+        if is_array_api_input(X4):
+            X2 = ops(X4).reshape(X4, (X4.shape[0], -1))
+            return validate_data(self, X2, reset=reset, skip_check_array=True), shape, True
         X2 = X4.reshape(X4.shape[0], -1)
         X2 = validate_data(
             self,
@@ -227,12 +285,43 @@ class _ImageTransformer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     def _restore(Xt2, image_shape, is_4d):
         """Return the 2-D result in the layout of the input."""
         if is_4d:
-            return Xt2.reshape((Xt2.shape[0],) + tuple(image_shape))
+            return ops(Xt2).reshape(Xt2, (Xt2.shape[0],) + tuple(image_shape))
         return Xt2
+
+    def _fitted_like(self, X2, *values):
+        """Fitted arrays in the namespace and on the device of ``X2``.
+
+        With ``array_api_dispatch`` on, scikit-learn's rule: ``X2`` must live where ``fit``'s
+        input did (a ``ValueError`` otherwise). With it off, fitted arrays of another
+        namespace are copied over through the host.
+        """
+        where = _namespace_key(X2)
+        out = []
+        for v in values:
+            if _namespace_key(v) == where:
+                out.append(v)
+                continue
+            self._check_fit_namespace(_namespace_key(v), where)
+            out.append(ops(X2).asarray(to_host(v)))
+        return out
+
+    def _check_fit_namespace(self, fitted, where):
+        """scikit-learn's rule under ``array_api_dispatch``: ``transform``'s input must live
+        where ``fit``'s did (``(namespace, device)`` keys)."""
+        if fitted is None or fitted == where or not get_config()["array_api_dispatch"]:
+            return
+        raise ValueError(
+            f"Inputs passed to {type(self).__name__}.transform() must use the same "
+            "namespace and the same device as those passed to fit() when "
+            f"array_api_dispatch is on: fit got {fitted[0]} arrays on {fitted[1]}, "
+            f"transform got {where[0]} arrays on {where[1]}. Pass arrays like fit's, "
+            "fit again on arrays like X, or turn array_api_dispatch off"
+        )
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.transformer_tags.preserves_dtype = ["float64", "float32"]
+        tags.array_api_support = True
         return tags
 
 
@@ -313,36 +402,36 @@ class ChannelStandardizer(_ImageTransformer):
             Fitted transformer.
         """
         X2, shape, _ = self._validate_images(X, reset=True)
+        m = ops(X2)
         n_channels = shape[2]
-        pixels = X2.reshape(-1, n_channels)  # one row per (image, pixel)
+        pixels = m.reshape(X2, (-1, n_channels))  # one row per (image, pixel)
         n_pixels = pixels.shape[0]
-        lo = pixels.min(axis=0).astype(np.float64)
-        hi = pixels.max(axis=0).astype(np.float64)
+        lo = m.astype(m.min(pixels, axis=0), m.float64)
+        hi = m.astype(m.max(pixels, axis=0), m.float64)
         constant = lo == hi
         # Statistics of pixels / s, s a power of two per channel: sums neither overflow
         # (values near 1e308) nor do squares underflow (values near 1e-300).
-        s = _pow2_scale(np.maximum(np.abs(lo), np.abs(hi)))
-        total = np.zeros(n_channels)
+        s = _pow2_scale(m.maximum(m.abs(lo), m.abs(hi)))
+        total = m.zeros(n_channels, dtype=m.float64)
         for rows in _row_batches(n_pixels, n_channels):
-            total += np.divide(pixels[rows], s, dtype=np.float64).sum(axis=0)
-        mean_s = total / n_pixels
-        mean_s[constant] = lo[constant] / s[constant]  # exact: constant channels map to 0
-        sq = np.zeros(n_channels)
+            total += m.sum(_divide64(m, pixels[rows, ...], s), axis=0)
+        # exact for constant channels: they map to 0
+        mean_s = m.where(constant, lo / s, total / n_pixels)
+        sq = m.zeros(n_channels, dtype=m.float64)
         for rows in _row_batches(n_pixels, n_channels):
-            diff = np.divide(pixels[rows], s, dtype=np.float64) - mean_s
-            sq += np.einsum("ij,ij->j", diff, diff)
+            diff = _divide64(m, pixels[rows, ...], s) - mean_s
+            sq += np.einsum("ij,ij->j", diff, diff) if m.is_numpy else m.sum(diff * diff, axis=0)
         mean = mean_s * s
-        scale = np.sqrt(sq / n_pixels) * s
-        if np.any(~constant & (scale == 0)):
+        scale = m.sqrt(sq / n_pixels) * s
+        if bool(m.any(~constant & (scale == 0))):
             raise ValueError(
                 "ChannelStandardizer.fit: the standard deviation of a non-constant channel "
                 "underflows to 0 (below the smallest float64, "
                 f"{np.finfo(np.float64).smallest_subnormal:.3g}); multiply X by a constant (the "
                 "standardized output does not change)."
             )
-        scale[constant] = 1.0
         self.mean_ = mean
-        self.scale_ = scale
+        self.scale_ = m.where(constant, 1.0, scale)
         self.image_shape_ = shape
         return self
 
@@ -361,21 +450,23 @@ class ChannelStandardizer(_ImageTransformer):
         """
         check_is_fitted(self)
         X2, shape, is_4d = self._validate_images(X, reset=False)
+        m = ops(X2)
+        mean, scale = self._fitted_like(X2, self.mean_, self.scale_)
         n_channels = shape[2]
-        pixels = X2.reshape(-1, n_channels)
+        pixels = m.reshape(X2, (-1, n_channels))
         # (x - mean) / scale computed as (x/s - mean/s) / (scale/s), s a power of two: the
         # same roundings, but x - mean cannot overflow for values near the float64 limit.
-        s = _pow2_scale(np.maximum(np.abs(self.mean_), self.scale_))
-        mean_s, scale_s = self.mean_ / s, self.scale_ / s
-        out = np.empty_like(pixels)
+        s = _pow2_scale(m.maximum(m.abs(mean), scale))
+        mean_s, scale_s = mean / s, scale / s
+        out = m.empty_like(pixels)
         with np.errstate(over="ignore"):
             for rows in _row_batches(pixels.shape[0], n_channels):
-                block = np.divide(pixels[rows], s, dtype=np.float64)
+                block = _divide64(m, pixels[rows, ...], s)
                 block -= mean_s
                 block /= scale_s
-                out[rows] = block
+                out[rows, ...] = block if m.native else m.astype(block, out.dtype)
         _check_output_finite(out, self, "the standardized values")
-        return self._restore(out.reshape(X2.shape), shape, is_4d)
+        return self._restore(m.reshape(out, X2.shape), shape, is_4d)
 
 
 class ImageLayerNorm(_ImageTransformer):
@@ -453,8 +544,9 @@ class ImageLayerNorm(_ImageTransformer):
         self : object
             Fitted transformer.
         """
-        _, shape, _ = self._validate_images(X, reset=True)
+        X2, shape, _ = self._validate_images(X, reset=True)
         self.image_shape_ = shape
+        self._fit_namespace_ = _namespace_key(X2)  # for scikit-learn's rule under dispatch
         return self
 
     def transform(self, X):
@@ -471,22 +563,25 @@ class ImageLayerNorm(_ImageTransformer):
             Normalized images, float32 for float32 input and float64 otherwise.
         """
         X2, shape, is_4d = self._validate_images(X, reset=False)
+        self._check_fit_namespace(getattr(self, "_fit_namespace_", None), _namespace_key(X2))
+        m = ops(X2)
         n, d = X2.shape
-        out = np.empty_like(X2)
+        out = m.empty_like(X2)
         for rows in _row_batches(n, d):
-            hi, lo = X2[rows].max(axis=1), X2[rows].min(axis=1)
+            X_rows = X2[rows, ...]
+            hi, lo = m.max(X_rows, axis=1), m.min(X_rows, axis=1)
             # Each image divided by a power of two near its largest |value| (exact), so the
             # sum of squares neither overflows nor underflows at any scale of the input.
-            s = _pow2_scale(_max_abs(X2[rows], axis=1))
-            block = np.divide(X2[rows], s[:, None], dtype=np.float64)
-            block -= block.mean(axis=1, keepdims=True)
-            norm = np.linalg.norm(block, axis=1)
+            s = _pow2_scale(_max_abs(X_rows, axis=1))
+            block = _divide64(m, X_rows, s[:, None])
+            block -= m.mean(block, axis=1, keepdims=True)
+            norm = m.sqrt(m.sum(block * block, axis=1))
             # A row is exactly constant iff its centred version carries no signal; test it on
             # the input so that rounding residues of constant rows are not blown up.
             keep = (hi > lo) & (norm > 0)
-            factor = np.zeros(block.shape[0])
-            factor[keep] = np.sqrt(d) / norm[keep]
-            out[rows] = block * factor[:, None]
+            factor = m.where(keep, float(np.sqrt(d)) / m.where(keep, norm, 1.0), 0.0)
+            scaled = block * factor[:, None]
+            out[rows, ...] = scaled if m.native else m.astype(scaled, out.dtype)
         return self._restore(out, shape, is_4d)
 
     def __sklearn_tags__(self):
@@ -604,40 +699,40 @@ class ZCAWhitening(_ImageTransformer):
             Fitted transformer.
         """
         X2, shape, _ = self._validate_images(X, reset=True)
+        m = ops(X2)
         n, d = X2.shape
         # Work with X / s, s a power of two near max |X| (exact): its covariance has entries
         # of order 1, where X's own would overflow (|X| > 1e154) or underflow (< 1e-154).
         # The whitening of X / s is s times that of X, so nothing else changes.
         s = float(_pow2_scale(_max_abs(X2)))
-        total = np.zeros(d)
+        total = m.zeros(d, dtype=m.float64)
         for rows in _row_batches(n, d):
-            total += np.divide(X2[rows], s, dtype=np.float64).sum(axis=0)
+            total += m.sum(_divide64(m, X2[rows, ...], s), axis=0)
         mean_s = total / n
-        cov = np.zeros((d, d))
+        cov = m.zeros((d, d), dtype=m.float64)
         for rows in _row_batches(n, d):
-            block = np.divide(X2[rows], s, dtype=np.float64) - mean_s
+            block = _divide64(m, X2[rows, ...], s) - mean_s
             cov += block.T @ block
         cov /= n
-        eigvals, eigvecs = np.linalg.eigh(cov)
-        eigvals = np.clip(eigvals, 0.0, None)
-        shifted = eigvals + float(self.regularization) * eigvals.mean()
-        tol = d * np.finfo(np.float64).eps * eigvals.max()
+        eigvals, eigvecs = _eigh(m, cov)
+        eigvals = m.maximum(eigvals, 0.0)
+        shifted = eigvals + float(self.regularization) * m.mean(eigvals)
+        tol = d * float(np.finfo(np.float64).eps) * m.max(eigvals)
         keep = shifted > tol
-        inv_sqrt = np.zeros(d)
-        inv_sqrt[keep] = 1.0 / np.sqrt(shifted[keep])
+        inv_sqrt = m.where(keep, 1.0 / m.sqrt(m.where(keep, shifted, 1.0)), 0.0)
         whitening_s = (eigvecs * inv_sqrt) @ eigvecs.T
         with np.errstate(over="ignore"):
             whitening = 0.5 * (whitening_s + whitening_s.T) / s
-        if not np.isfinite(whitening).all():
+        if not bool(m.all(m.isfinite(whitening))):
             raise ValueError(
                 "ZCAWhitening.fit: the whitening matrix of X has entries above the largest "
                 f"float64 value ({np.finfo(np.float64).max:.4g}) because X is tiny (max |X| = "
-                f"{_max_abs(X2):.3g}); multiply X by a constant (ZCA whitening is scale "
+                f"{float(_max_abs(X2)):.3g}); multiply X by a constant (ZCA whitening is scale "
                 "invariant)."
             )
         self.mean_ = mean_s * s
         self.input_scale_ = s
-        self.eigenvalues_ = eigvals[::-1].copy()
+        self.eigenvalues_ = m.copy(eigvals[::-1])
         self.whitening_ = whitening
         self.image_shape_ = shape
         return self
@@ -657,18 +752,20 @@ class ZCAWhitening(_ImageTransformer):
         """
         check_is_fitted(self)
         X2, shape, is_4d = self._validate_images(X, reset=False)
+        m = ops(X2)
+        mean, whitening = self._fitted_like(X2, self.mean_, self.whitening_)
         dtype = X2.dtype
         n, d = X2.shape
         # (X - mean_) @ W as (X/s - mean_/s) @ (s W), s = input_scale_ (a power of two): the
         # same numbers, but X - mean_ cannot overflow near the float64 limit and the factors
         # stay in the range of float32 for float32 input.
         s = self.input_scale_
-        mean_s = self.mean_ / s
-        whitening_s = (self.whitening_ * s).astype(dtype)
-        out = np.empty((n, d), dtype=dtype)
+        mean_s = mean / s
+        whitening_s = m.astype(whitening * s, dtype)
+        out = m.empty((n, d), dtype=dtype)
         with np.errstate(over="ignore", invalid="ignore"):
             for rows in _row_batches(n, d):
-                block = (np.divide(X2[rows], s, dtype=np.float64) - mean_s).astype(dtype)
-                out[rows] = block @ whitening_s
+                block = m.astype(_divide64(m, X2[rows, ...], s) - mean_s, dtype)
+                out[rows, ...] = block @ whitening_s
         _check_output_finite(out, self, "the whitened values")
         return self._restore(out, shape, is_4d)
