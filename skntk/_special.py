@@ -27,6 +27,8 @@ import scipy.sparse as sp
 import scipy.special
 from sklearn.externals import array_api_compat
 
+from ._backend import asarray_like, to_numpy
+
 __all__ = ["ops", "is_array_api_input", "to_host", "from_host", "host_dtype"]
 
 # numpy spelling -> array API spelling of the elementwise functions the adapter forwards
@@ -141,17 +143,11 @@ def ops(*arrays):
 
 
 def to_host(x):
-    """``x`` as a NumPy array (a copy from a GPU or another device when needed)."""
-    if isinstance(x, np.ndarray) or np.isscalar(x):
-        return np.asarray(x)
-    if hasattr(x, "get") and type(x).__module__.startswith("cupy"):
-        return x.get()
-    try:
-        return np.asarray(x)
-    except (TypeError, ValueError, RuntimeError):
-        xp = array_api_compat.array_namespace(x)
-        info = xp.__array_namespace_info__()
-        return np.asarray(x.to_device(info.default_device()))
+    """``x`` as a NumPy array (a copy from a GPU or another device when needed).
+
+    :func:`skntk._backend.to_numpy`, plus Python and NumPy scalars as 0-d arrays.
+    """
+    return np.asarray(to_numpy(x))
 
 
 def host_dtype(dtype):
@@ -163,8 +159,12 @@ def host_dtype(dtype):
 
 
 def from_host(host, like, dtype=None):
-    """The NumPy array ``host`` in the namespace and on the device of ``like``."""
-    return ops(like).asarray(host, dtype=dtype)
+    """The NumPy array ``host`` in the namespace and on the device of ``like``.
+
+    :func:`skntk._backend.asarray_like`, with NumPy as the target when ``like`` is not an
+    array of another namespace (also for Python numbers and ``None``).
+    """
+    return asarray_like(host, like if is_array_api_input(like) else None, dtype)
 
 
 # ----------------------------------------------------------------------------------------------

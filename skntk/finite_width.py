@@ -64,8 +64,14 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import _dask
-from ._backend import asarray_like, get_namespace, is_numpy_namespace
-from ._estimator import BIAS_STD, WEIGHT_STD, check_parameter
+from ._backend import asarray_like, foreign_namespace, get_namespace, is_numpy_namespace
+from ._estimator import (
+    BIAS_STD,
+    WEIGHT_STD,
+    FeatureMapMixin,
+    check_parameter,
+    validate_namespace_array,
+)
 from .activations import Activation, get_activation
 from .architectures import AvgPool, Conv, Dense, GlobalAvgPool, Nonlinearity, fully_connected
 
@@ -1175,9 +1181,8 @@ class FiniteWidthNTK(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         self : FiniteWidthNTK
         """
         _dask.reject_dask_fit(self, X)
-        X = validate_data(
-            self, X, accept_sparse=("csr", "csc"), dtype=(np.float64, np.float32), reset=True
-        )
+        self._record_namespace(X)
+        X = self._validate(X, reset=True)
         widths = _check_widths(self.widths)
         _resolve_layers(self.layers, self.activation, self.weight_std, self.bias_std,
                         len(widths) + 1, source=f"widths={widths} needs {len(widths) + 1}")
@@ -1200,6 +1205,20 @@ class FiniteWidthNTK(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         self.n_params_ = int(sum((a + 1) * b for a, b in zip(sizes[:-1], sizes[1:], strict=True)))
         return self
 
+    # scikit-learn's rule under array_api_dispatch (transform and kernel take arrays of fit's
+    # namespace and device), shared with the feature maps
+    _record_namespace = FeatureMapMixin._record_namespace
+    _check_same_namespace = FeatureMapMixin._check_same_namespace
+
+    def _validate(self, X, reset):
+        # An array of another namespace (CuPy, array-API) is checked where it lives:
+        # validate_data would convert it to NumPy (dispatch off) or reject NumPy dtypes (on).
+        if foreign_namespace(X) is not None:
+            return validate_namespace_array(self, X, reset)
+        return validate_data(
+            self, X, accept_sparse=("csr", "csc"), dtype=(np.float64, np.float32), reset=reset
+        )
+
     def _network(self, X):
         return _prepare(X, None, self.weights_, "relu", 1.0, 0.0, layers=self.layers_)
 
@@ -1212,15 +1231,16 @@ class FiniteWidthNTK(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
 
         Returns
         -------
-        Z : ndarray of shape (n_samples, n_features_out)
+        Z : array of shape (n_samples, n_features_out)
             ``Z Z^T`` is (an unbiased estimate of) the output-averaged empirical NTK; dtype of X.
+            For an array of another namespace (CuPy, array-API), an array of that namespace
+            on X's device, whatever ``array_api_dispatch`` says.
         """
         check_is_fitted(self)
         if _dask.is_dask_array(X):  # lazy, block by block (skntk._dask.transform_blocks)
             return _dask.transform_blocks(self, X)
-        X = validate_data(
-            self, X, accept_sparse=("csr", "csc"), dtype=(np.float64, np.float32), reset=False
-        )
+        self._check_same_namespace(X, "transform")
+        X = self._validate(X, reset=False)
         X, _, net = self._network(X)
         return _finite(_features(net, X, self.projection_), type(self).__name__)
 
@@ -1237,17 +1257,15 @@ class FiniteWidthNTK(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
 
         Returns
         -------
-        K : ndarray of shape (n1, n2)
+        K : array of shape (n1, n2)
+            In the namespace and on the device of ``X`` (as ``transform``).
         """
         check_is_fitted(self)
-        X = validate_data(
-            self, X, accept_sparse=("csr", "csc"), dtype=(np.float64, np.float32), reset=False
-        )
+        self._check_same_namespace(X, "kernel")
+        X = self._validate(X, reset=False)
         if Y is not None:
-            Y = validate_data(
-                self, Y, accept_sparse=("csr", "csc"), dtype=(np.float64, np.float32),
-                reset=False,
-            )
+            self._check_same_namespace(Y, "kernel")
+            Y = self._validate(Y, reset=False)
         K = empirical_ntk(
             X, Y, weights=self.weights_, layers=self.layers_, method=self.method, trace=True,
         )
@@ -1262,5 +1280,6 @@ class FiniteWidthNTK(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True
+        tags.array_api_support = True
         tags.transformer_tags.preserves_dtype = ["float64", "float32"]
         return tags
