@@ -152,7 +152,9 @@ def device_constant(host_array, like, dtype=None):
         return hit[1]
     out = xp.asarray(host_array, dtype=dtype, device=device)
     try:
-        ref = weakref.ref(host_array, lambda _, key=key: _DEVICE_CACHE.pop(key, None))
+        # the cache is bound as a default: at interpreter exit the module global may be gone
+        ref = weakref.ref(host_array,
+                          lambda _, key=key, cache=_DEVICE_CACHE: cache.pop(key, None))
     except TypeError:  # not weakly referenceable (a NumPy scalar): no cache
         return out
     with _CACHE_LOCK:
