@@ -21,6 +21,7 @@ import os
 import numpy as np
 import pytest
 import sklearn
+from _backends import BACKENDS, dispatch_setting
 from sklearn.linear_model import Ridge
 from sklearn.pipeline import make_pipeline
 
@@ -28,89 +29,15 @@ from skntk import CNTKSketch, NeuralKernelFeatures, NNGPSketch, NTKRandomFeature
 from skntk.architectures import AvgPool, Conv, Dense, GlobalAvgPool, Nonlinearity, fully_connected
 
 
-def _has_cuda():
-    try:
-        import cupy
-    except ImportError:
-        return False
-    try:
-        return cupy.cuda.runtime.getDeviceCount() > 0
-    except Exception:
-        return False
-
-
-class _Strict:
-    """array_api_strict on its second device (no implicit conversion to NumPy)."""
-
-    name = "array_api_strict"
-
-    def __init__(self):
-        self.xp = pytest.importorskip("array_api_strict")
-        self.device = self.xp.Device("device1")
-        self.array_type = type(self.xp.asarray(0.0))
-
-    def asarray(self, a):
-        return self.xp.asarray(a, device=self.device)
-
-    def to_host(self, a):
-        return np.asarray(a.to_device(self.xp.asarray(0.0).device))
-
-    def dtype(self, name):
-        return getattr(self.xp, name)
-
-
-class _CuPy:
-    name = "cupy"
-
-    def __init__(self):
-        import cupy
-
-        self.xp = cupy
-        self.device = cupy.cuda.Device(0)
-        self.array_type = cupy.ndarray
-
-    def asarray(self, a):
-        with self.device:
-            return self.xp.asarray(a)
-
-    def to_host(self, a):
-        return self.xp.asnumpy(a)
-
-    def dtype(self, name):
-        return np.dtype(name)
-
-
-@pytest.fixture(
-    scope="module",
-    params=[
-        pytest.param(_Strict, id="array_api_strict"),
-        pytest.param(
-            _CuPy,
-            id="cupy",
-            marks=[
-                pytest.mark.gpu,
-                pytest.mark.skipif(not _has_cuda(), reason="needs CuPy and a CUDA device"),
-            ],
-        ),
-    ],
-)
+@pytest.fixture(scope="module", params=BACKENDS)
 def backend(request):
     return request.param()
 
 
 @pytest.fixture(params=[False, True], ids=["dispatch_off", "dispatch_on"])
 def dispatch(request):
-    if not request.param:
-        with sklearn.config_context(array_api_dispatch=False):
-            yield False
-        return
-    if os.environ.get("SCIPY_ARRAY_API") != "1":
-        pytest.skip(
-            "array_api_dispatch needs SCIPY_ARRAY_API=1 set before SciPy is imported "
-            "(the root conftest.py sets it; export it if a plugin imports SciPy first)"
-        )
-    with sklearn.config_context(array_api_dispatch=True):
-        yield True
+    with dispatch_setting(request.param) as on:
+        yield on
 
 
 def _check_output(Z, backend, dtype, shape):

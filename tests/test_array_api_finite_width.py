@@ -11,11 +11,13 @@ on the host). A linear network's NTK has a closed form, ``(W^2 <x, y> / d + b^2)
 checks the namespace path independently of the NumPy one.
 """
 
+
 import os
 
 import numpy as np
 import pytest
 import sklearn
+from _backends import BACKENDS, dispatch_setting
 from sklearn.linear_model import Ridge
 from sklearn.pipeline import make_pipeline
 
@@ -29,87 +31,15 @@ from skntk.finite_width import (
 )
 
 
-def _has_cuda():
-    try:
-        import cupy
-    except ImportError:
-        return False
-    try:
-        return cupy.cuda.runtime.getDeviceCount() > 0
-    except Exception:
-        return False
-
-
-class _Strict:
-    name = "array_api_strict"
-
-    def __init__(self):
-        self.xp = pytest.importorskip("array_api_strict")
-        self.device = self.xp.Device("device1")
-        self.array_type = type(self.xp.asarray(0.0))
-
-    def asarray(self, a):
-        return self.xp.asarray(a, device=self.device)
-
-    def to_host(self, a):
-        return np.asarray(a.to_device(self.xp.asarray(0.0).device))
-
-    def dtype(self, name):
-        return getattr(self.xp, name)
-
-
-class _CuPy:
-    name = "cupy"
-
-    def __init__(self):
-        import cupy
-
-        self.xp = cupy
-        self.device = cupy.cuda.Device(0)
-        self.array_type = cupy.ndarray
-
-    def asarray(self, a):
-        with self.device:
-            return self.xp.asarray(a)
-
-    def to_host(self, a):
-        return self.xp.asnumpy(a)
-
-    def dtype(self, name):
-        return np.dtype(name)
-
-
-@pytest.fixture(
-    scope="module",
-    params=[
-        pytest.param(_Strict, id="array_api_strict"),
-        pytest.param(
-            _CuPy,
-            id="cupy",
-            marks=[
-                pytest.mark.gpu,
-                pytest.mark.skipif(not _has_cuda(), reason="needs CuPy and a CUDA device"),
-            ],
-        ),
-    ],
-)
+@pytest.fixture(scope="module", params=BACKENDS)
 def backend(request):
     return request.param()
 
 
-def _dispatch_on_available():
-    return os.environ.get("SCIPY_ARRAY_API") == "1"
-
-
 @pytest.fixture(params=[False, True], ids=["dispatch_off", "dispatch_on"])
 def dispatch(request):
-    if request.param and not _dispatch_on_available():
-        pytest.skip(
-            "array_api_dispatch needs SCIPY_ARRAY_API=1 set before SciPy is imported "
-            "(the root conftest.py sets it; export it if a plugin imports SciPy first)"
-        )
-    with sklearn.config_context(array_api_dispatch=request.param):
-        yield request.param
+    with dispatch_setting(request.param) as on:
+        yield on
 
 
 def _check_output(Z, backend, dtype, shape):
@@ -262,7 +192,7 @@ def test_integer_input_gives_float64(backend):
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_pipeline_with_ridge_stays_in_the_namespace(backend, dtype):
-    if not _dispatch_on_available():
+    if os.environ.get("SCIPY_ARRAY_API") != "1":
         pytest.skip("array_api_dispatch needs SCIPY_ARRAY_API=1 set before SciPy is imported")
     y = (np.sin(_X[:, 0]) * _X[:, 1]).astype(dtype)
     X = _X.astype(dtype)
@@ -289,7 +219,7 @@ def test_fitted_on_numpy_serves_the_namespace(backend):
         Z = est.transform(backend.asarray(_Y))
         _check_output(Z, backend, "float64", (4, est.transform(_Y).shape[1]))
         _assert_same(backend.to_host(Z), est.transform(_Y), "float64")
-    if not _dispatch_on_available():
+    if os.environ.get("SCIPY_ARRAY_API") != "1":
         return
     with sklearn.config_context(array_api_dispatch=True):
         with pytest.raises(ValueError, match=r"FiniteWidthNTK.transform\(\) must use the same"):
