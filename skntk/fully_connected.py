@@ -162,8 +162,8 @@ _ALGO_DOC = """
     the top even and odd coefficients, so the diagonal is exact. The directions all rows share
     (the training rows' mean direction, the bias) are handled exactly, in ``phi`` and in the
     tensor sketch; the derivative's mean ``r'_0`` is split off the tensor sketch; a
-    discontinuous derivative (ReLU's step) is its sketched Hermite series plus a Monte-Carlo
-    estimate of the series' tail, ``act'(z G) - sum_l r'_l h_l(u G)``, unbiased where the
+    discontinuous derivative (ReLU's step) is its sketched Hermite series to degree 3 plus a
+    Monte-Carlo estimate of the tail, ``act'(z G) - sum_l r'_l h_l(u G)``, unbiased where the
     truncated series alone is biased. Intermediate layers use ``internal_components``
     columns for ``phi`` and for the tensor part; the last NTK layer splits ``n_components``
     between them in proportion to their typical diagonal sizes.

@@ -27,6 +27,7 @@ from ._subsample import subsample_rows
 from .activations import get_activation
 from .sketching import SRHT, PolySketch, TensorSRHT, leverage_radii
 from .steps import (
+    CONTROL_DEGREE,
     CommonPart,
     CommonTensor,
     Features,
@@ -623,8 +624,7 @@ def plan_hermite(activation, planner):
     out_phi = 1 + sum(d + (extra[i] if d > 0 and not exact[i] else 0)
                       for i, d in enumerate(dims)) + padding
     tensor = _plan_tensor(planner, rd, t_dim, out_phi, in_dim, monte_carlo,
-                          series=(out_phi - 1 - padding, _common_columns(dims, exact, extra,
-                                                                         common)))
+                          series=_series_layout(dims, exact, extra, common))
     lf = poly.leaf_fft_len if poly is not None else in_dim
     _account(planner, p * lf + out_phi, in_dim, out_phi, t_dim)
     return HermiteStep(activation, p, index, dims, exact, poly, common, padding, *tensor[:4],
@@ -773,8 +773,20 @@ def _plan_tensor(planner, rd, t_dim, out_phi, in_dim, monte_carlo, series=None):
     return tensor, True, compress, G, common
 
 
+def _series_layout(dims, exact, extra, common):
+    """Width of the series blocks ``[B_1, ..., B_c]`` (``c`` the control variate's top
+    degree, :data:`skntk.steps.CONTROL_DEGREE`) that lead a Monte-Carlo derivative's rest, and
+    the positions, within them, of the columns along the rows' common directions (the exact
+    symmetric powers of :class:`~skntk.steps.CommonPart`)."""
+    top = CONTROL_DEGREE
+    width = sum(d + (extra[i] if d > 0 and not exact[i] and common is not None else 0)
+                for i, d in enumerate(dims[:top]))
+    columns = _common_columns(dims[:top], exact[:top], extra[:top], common)
+    return width, columns
+
+
 def _common_columns(dims, exact, extra, common):
-    """Positions, within the series blocks ``[B_1, ..., B_p]`` of a Hermite step, of the
+    """Positions, within the series blocks ``[B_1, ...]`` of a Hermite step, of the
     columns along the rows' common directions (the exact symmetric powers of
     :class:`~skntk.steps.CommonPart`)."""
     columns, offset = [], 0

@@ -677,3 +677,16 @@ def test_grid_search():
     assert search.best_params_["ntksketch__activation"] == "relu"
     assert search.best_score_ > 0.85, search.best_score_
     assert search.best_score_ > linear.best_score_ + 0.2, (search.best_score_, linear.best_score_)
+
+
+def test_hermite_relu_errors_have_no_heavy_tail():
+    """The Monte-Carlo derivative's control variate uses only the low Hermite degrees: with
+    the whole series, the small high-degree PolySketches put their heavy-tailed errors into
+    the derivative (seed 0: raw error .076 against .022-.026 for seeds 1-4 on these rows)."""
+    X = load_digits().data[:300] / 16.0
+    K = ntk_kernel(X, depth=2)
+    errors = []
+    for seed in range(5):
+        Z = NTKSketch(2048, depth=2, method="hermite", random_state=seed).fit_transform(X)
+        errors.append(raw_error(Z @ Z.T, K))
+    assert max(errors) <= 1.5 * np.median(errors), errors
