@@ -242,23 +242,36 @@ def _bench_ntk_sketch(dev, s, rng):
     m, n, n_cpu = s["m"], s["rows"], s["cpu_rows"]
     X = rng.standard_normal((max(n, n_cpu), 784)).astype(np.float32)
     fit_rows = min(s["fit_rows"], n)
-    Xd = dev.asarray(X[:n])
-    est = NTKSketch(m, depth=2, random_state=0).fit(Xd[:fit_rows])
-    n_used, t, t_full, Zd = _measure(
-        lambda k: est.transform(Xd[:k]), n, min(n, 10_000), s["budget"], dev.sync
-    )
-    host = NTKSketch(m, depth=2, random_state=0, n_jobs=-1).fit(X[:fit_rows])
-    n_cpu_used, t_cpu, t_cpu_full, Z = _measure(
-        lambda k: host.transform(X[:k]), n_cpu, min(n_cpu, 1000), s["budget"], _no_sync
-    )
-    diff = _rel_diff(Zd, Z, dev, min(n_used, n_cpu_used))
-    return dict(
+    return _rate_row(
+        dev, s, X, n, n_cpu,
+        lambda data, **kw: NTKSketch(m, depth=2, random_state=0, **kw).fit(data[:fit_rows]),
+        probes=(10_000, 1000),
         name=f"NTKSketch({m}), depth 2, transform, {n:,} x 784",
-        gpu=f"{n / t_full:,.0f} rows/s" + _cut(n_used, n, t),
-        cpu=f"{n_cpu / t_cpu_full:,.0f} rows/s",
-        cpu_note=f"{n_cpu_used:,} rows (rate per row)",
+        unit="rows",
+        digits=0,
+    )
+
+
+def _rate_row(dev, s, data, n, n_cpu, make, probes, name, unit, digits):
+    """One table row for a per-item rate (rows or images per second): the fitted map (made by
+    ``make(data, **kw)``) on the device against its host twin (``n_jobs=-1``), probing at
+    ``probes`` items first to keep within the time budget."""
+    device_data = dev.asarray(data[:n])
+    est = make(device_data)
+    n_used, t, t_full, Zd = _measure(
+        lambda k: est.transform(device_data[:k]), n, min(n, probes[0]), s["budget"], dev.sync
+    )
+    host = make(data, n_jobs=-1)
+    n_cpu_used, t_cpu, t_cpu_full, Z = _measure(
+        lambda k: host.transform(data[:k]), n_cpu, min(n_cpu, probes[1]), s["budget"], _no_sync
+    )
+    return dict(
+        name=name,
+        gpu=f"{n / t_full:,.{digits}f} {unit}/s" + _cut(n_used, n, t),
+        cpu=f"{n_cpu / t_cpu_full:,.{max(digits, 2) if digits else 0}f} {unit}/s",
+        cpu_note=f"{n_cpu_used:,} {unit} (rate per {unit[:-1]})",
         speedup=(t_cpu_full / n_cpu) / (t_full / n),
-        diff=diff,
+        diff=_rel_diff(Zd, Z, dev, min(n_used, n_cpu_used)),
         rate=n / t_full,
     )
 
@@ -297,25 +310,14 @@ def _bench_cntk(dev, s, rng, m):
 
     n, n_cpu = s["images"], s["cpu_images"]
     images = rng.uniform(size=(max(n, n_cpu), 32, 32, 3)).astype(np.float32)
-    Id = dev.asarray(images[:n])
-    est = CNTKSketch(m, architecture="myrtle", depth=5, random_state=0).fit(Id[: min(n, 8)])
-    n_used, t, t_full, Zd = _measure(
-        lambda k: est.transform(Id[:k]), n, min(n, 32), s["budget"], dev.sync
-    )
-    host = CNTKSketch(m, architecture="myrtle", depth=5, random_state=0, n_jobs=-1)
-    host.fit(images[: min(n, 8)])
-    n_cpu_used, t_cpu, t_cpu_full, Z = _measure(
-        lambda k: host.transform(images[:k]), n_cpu, min(n_cpu, 2), s["budget"], _no_sync
-    )
-    diff = _rel_diff(Zd, Z, dev, min(n_used, n_cpu_used))
-    return dict(
+    return _rate_row(
+        dev, s, images, n, n_cpu,
+        lambda data, **kw: CNTKSketch(m, architecture="myrtle", depth=5, random_state=0,
+                                      **kw).fit(data[: min(n, 8)]),
+        probes=(32, 2),
         name=f"CNTKSketch({m}), Myrtle-5, transform, {n:,} x 32x32x3",
-        gpu=f"{n / t_full:,.1f} images/s" + _cut(n_used, n, t),
-        cpu=f"{n_cpu / t_cpu_full:,.2f} images/s",
-        cpu_note=f"{n_cpu_used:,} images (rate per image)",
-        speedup=(t_cpu_full / n_cpu) / (t_full / n),
-        diff=diff,
-        rate=n / t_full,
+        unit="images",
+        digits=1,
     )
 
 
