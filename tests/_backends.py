@@ -85,3 +85,31 @@ def dispatch_setting(on):
         )
     with sklearn.config_context(array_api_dispatch=on):
         yield on
+
+
+def check_output(Z, backend, dtype, shape):
+    """``Z`` is an array of ``backend``'s namespace, on its device, of ``dtype`` and ``shape``."""
+    assert isinstance(Z, backend.array_type), f"{type(Z)} is not a {backend.name} array"
+    assert Z.device == backend.device
+    assert Z.dtype == backend.dtype(dtype)
+    assert tuple(Z.shape) == shape
+
+
+def assert_same(got, expected, dtype, float64_tol=1e-10):
+    """Host results of two backends agree: float32 within the backends' different summation
+    orders and FFTs (observed <= 1e-6 of the largest entry), float64 within ``float64_tol``."""
+    tol = 2e-5 if dtype == "float32" else float64_tol
+    scale = float(np.abs(expected).max())
+    assert scale > 0
+    np.testing.assert_allclose(got, expected, rtol=tol, atol=tol * scale)
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def backend(request):
+    return request.param()
+
+
+@pytest.fixture(params=[False, True], ids=["dispatch_off", "dispatch_on"])
+def dispatch(request):
+    with dispatch_setting(request.param) as on:
+        yield on

@@ -13,6 +13,7 @@ import warnings
 from types import SimpleNamespace
 
 import pytest
+from _backends import backend, dispatch  # noqa: F401  (fixtures of the array-API tests)
 from scipy.integrate import IntegrationWarning, quad
 from scipy.special import eval_hermitenorm
 

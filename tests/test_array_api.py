@@ -21,41 +21,12 @@ import os
 import numpy as np
 import pytest
 import sklearn
-from _backends import BACKENDS, dispatch_setting
+from _backends import assert_same, check_output
 from sklearn.linear_model import Ridge
 from sklearn.pipeline import make_pipeline
 
 from skntk import CNTKSketch, NeuralKernelFeatures, NNGPSketch, NTKRandomFeatures, NTKSketch
 from skntk.architectures import AvgPool, Conv, Dense, GlobalAvgPool, Nonlinearity, fully_connected
-
-
-@pytest.fixture(scope="module", params=BACKENDS)
-def backend(request):
-    return request.param()
-
-
-@pytest.fixture(params=[False, True], ids=["dispatch_off", "dispatch_on"])
-def dispatch(request):
-    with dispatch_setting(request.param) as on:
-        yield on
-
-
-def _check_output(Z, backend, dtype, shape):
-    """The namespace, device, dtype and shape of a transform's output."""
-    assert isinstance(Z, backend.array_type), f"{type(Z)} is not a {backend.name} array"
-    assert Z.device == backend.device
-    assert Z.dtype == backend.dtype(dtype)
-    assert tuple(Z.shape) == shape
-
-
-def _assert_same_features(got, expected, dtype):
-    # float32: the backends' FFTs and reductions round differently (observed <= 1e-6 of the
-    # largest entry on array_api_strict); float64 agrees to ~1e-13
-    tol = 2e-5 if dtype == "float32" else 1e-10
-    scale = float(np.abs(expected).max())
-    assert scale > 0
-    np.testing.assert_allclose(got, expected, rtol=tol, atol=tol * scale)
-
 
 # --------------------------------------------------------------------------------------------
 # every transformer, fitted and applied in the namespace
@@ -211,11 +182,11 @@ def test_features_in_the_input_namespace(backend, dispatch, case, dtype):
     est = make().fit(Xtr)
     assert check(est)
     Z = est.transform(Xte)  # several batches, the last one partial
-    _check_output(Z, backend, dtype, (test.shape[0], n_out))
-    _assert_same_features(backend.to_host(Z), expected_test, dtype)
+    check_output(Z, backend, dtype, (test.shape[0], n_out))
+    assert_same(backend.to_host(Z), expected_test, dtype)
     Z = make().fit_transform(Xtr)
-    _check_output(Z, backend, dtype, (train.shape[0], n_out))
-    _assert_same_features(backend.to_host(Z), expected_train, dtype)
+    check_output(Z, backend, dtype, (train.shape[0], n_out))
+    assert_same(backend.to_host(Z), expected_train, dtype)
 
 
 # --------------------------------------------------------------------------------------------
@@ -239,9 +210,9 @@ def test_pipeline_with_ridge_stays_in_the_namespace(backend, dtype):
     with sklearn.config_context(array_api_dispatch=True):
         fitted = model().fit(backend.asarray(X), backend.asarray(y))
         pred = fitted.predict(backend.asarray(_ROWS_TEST.astype(dtype)))
-    _check_output(pred, backend, dtype, (_ROWS_TEST.shape[0],))
+    check_output(pred, backend, dtype, (_ROWS_TEST.shape[0],))
     assert isinstance(fitted[-1].coef_, backend.array_type)
-    _assert_same_features(backend.to_host(pred), expected, dtype)
+    assert_same(backend.to_host(pred), expected, dtype)
 
 
 def test_fitted_on_numpy_applied_to_the_namespace_and_back(backend):
@@ -250,13 +221,13 @@ def test_fitted_on_numpy_applied_to_the_namespace_and_back(backend):
     est = NTKSketch(200, depth=2, bias_std=0.3, random_state=1).fit(_ROWS)
     expected = est.transform(_ROWS_TEST)
     Z = est.transform(backend.asarray(_ROWS_TEST))
-    _check_output(Z, backend, "float64", (_ROWS_TEST.shape[0], 200))
-    _assert_same_features(backend.to_host(Z), expected, "float64")
+    check_output(Z, backend, "float64", (_ROWS_TEST.shape[0], 200))
+    assert_same(backend.to_host(Z), expected, "float64")
     on_device = NTKSketch(200, depth=2, bias_std=0.3, random_state=1)
     on_device.fit(backend.asarray(_ROWS))
     Z = on_device.transform(_ROWS_TEST)
     assert isinstance(Z, np.ndarray)
-    _assert_same_features(Z, expected, "float64")
+    assert_same(Z, expected, "float64")
     if os.environ.get("SCIPY_ARRAY_API") != "1":
         return
     # with dispatch, scikit-learn's rule: transform takes fit's namespace and device
@@ -269,9 +240,9 @@ def test_fitted_on_numpy_applied_to_the_namespace_and_back(backend):
 def test_integer_input_gives_float64_features(backend):
     X = np.arange(40 * 8).reshape(40, 8) % 7 - 3
     Z = NTKSketch(64, random_state=0).fit_transform(backend.asarray(X))
-    _check_output(Z, backend, "float64", (40, 64))
+    check_output(Z, backend, "float64", (40, 64))
     expected = NTKSketch(64, random_state=0).fit_transform(X.astype(np.float64))
-    _assert_same_features(backend.to_host(Z), expected, "float64")
+    assert_same(backend.to_host(Z), expected, "float64")
 
 
 def test_invalid_namespace_input_raises(backend):
@@ -300,5 +271,5 @@ def test_homogeneous_map_at_the_edge_of_float32(backend):
     Z = NTKSketch(128, depth=2, random_state=0).fit(backend.asarray(X)).transform(
         backend.asarray(X)
     )
-    _check_output(Z, backend, "float32", X.shape[:1] + (128,))
-    _assert_same_features(backend.to_host(Z), expected, "float32")
+    check_output(Z, backend, "float32", X.shape[:1] + (128,))
+    assert_same(backend.to_host(Z), expected, "float32")

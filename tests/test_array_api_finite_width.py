@@ -17,7 +17,8 @@ import os
 import numpy as np
 import pytest
 import sklearn
-from _backends import BACKENDS, dispatch_setting
+from _backends import assert_same as _assert_same
+from _backends import check_output
 from sklearn.linear_model import Ridge
 from sklearn.pipeline import make_pipeline
 
@@ -31,30 +32,9 @@ from skntk.finite_width import (
 )
 
 
-@pytest.fixture(scope="module", params=BACKENDS)
-def backend(request):
-    return request.param()
-
-
-@pytest.fixture(params=[False, True], ids=["dispatch_off", "dispatch_on"])
-def dispatch(request):
-    with dispatch_setting(request.param) as on:
-        yield on
-
-
-def _check_output(Z, backend, dtype, shape):
-    assert isinstance(Z, backend.array_type), f"{type(Z)} is not a {backend.name} array"
-    assert Z.device == backend.device
-    assert Z.dtype == backend.dtype(dtype)
-    assert tuple(Z.shape) == shape
-
-
-def _assert_same(got, expected, dtype):
-    # float32: the namespaces sum in different orders (a few ulps of the largest entry)
-    tol = 2e-5 if dtype == "float32" else 1e-11
-    scale = float(np.abs(expected).max())
-    assert scale > 0
-    np.testing.assert_allclose(got, expected, rtol=tol, atol=tol * scale)
+def assert_same(got, expected, dtype):
+    # the finite networks agree to 1e-11 in float64 (the namespaces sum in different orders)
+    _assert_same(got, expected, dtype, float64_tol=1e-11)
 
 
 _rs = np.random.RandomState(0)
@@ -76,12 +56,12 @@ def test_empirical_ntk_in_the_input_namespace(backend, dispatch, method, trace, 
     X, Y = _X.astype(dtype), _Y.astype(dtype)
     shape = (9, 4) if trace else (9, 4, 3, 3)
     K = empirical_ntk(backend.asarray(X), backend.asarray(Y), **kw)
-    _check_output(K, backend, dtype, shape)
-    _assert_same(backend.to_host(K), empirical_ntk(X, Y, **kw), dtype)
+    check_output(K, backend, dtype, shape)
+    assert_same(backend.to_host(K), empirical_ntk(X, Y, **kw), dtype)
     # Y = None shares the symmetric work
     K = empirical_ntk(backend.asarray(X), **kw)
-    _check_output(K, backend, dtype, shape[:1] * 2 + shape[2:])
-    _assert_same(backend.to_host(K), empirical_ntk(X, **kw), dtype)
+    check_output(K, backend, dtype, shape[:1] * 2 + shape[2:])
+    assert_same(backend.to_host(K), empirical_ntk(X, **kw), dtype)
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
@@ -98,9 +78,9 @@ def test_linear_network_closed_form(backend, method, dtype):
         bias_std=0.7,
         method=method,
     )
-    _check_output(K, backend, dtype, (9, 4, 2, 2))
+    check_output(K, backend, dtype, (9, 4, 2, 2))
     expected = (1.5**2 * _X @ _Y.T / 5 + 0.7**2)[:, :, None, None] * np.eye(2)
-    _assert_same(backend.to_host(K), expected, dtype)
+    assert_same(backend.to_host(K), expected, dtype)
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
@@ -111,12 +91,12 @@ def test_weights_on_the_device(backend, dtype):
         (backend.asarray(V.astype(dtype)), backend.asarray(b.astype(dtype))) for V, b in _WEIGHTS
     ]
     K = empirical_ntk(backend.asarray(X), weights=w_dev, bias_std=0.2, method="structured")
-    _check_output(K, backend, dtype, (9, 9, 3, 3))
+    check_output(K, backend, dtype, (9, 9, 3, 3))
     expected = empirical_ntk(X, weights=_WEIGHTS, bias_std=0.2, method="structured")
-    _assert_same(backend.to_host(K), expected, dtype)
+    assert_same(backend.to_host(K), expected, dtype)
     out = mlp_apply(backend.asarray(X), weights=w_dev, bias_std=0.2)
-    _check_output(out, backend, dtype, (9, 3))
-    _assert_same(backend.to_host(out), mlp_apply(X, weights=_WEIGHTS, bias_std=0.2), dtype)
+    check_output(out, backend, dtype, (9, 3))
+    assert_same(backend.to_host(out), mlp_apply(X, weights=_WEIGHTS, bias_std=0.2), dtype)
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
@@ -126,11 +106,11 @@ def test_features_and_forward_pass(backend, dispatch, n_components, dtype):
     X = _X.astype(dtype)
     Z = empirical_ntk_features(backend.asarray(X), n_components=n_components, random_state=0, **kw)
     expected = empirical_ntk_features(X, n_components=n_components, random_state=0, **kw)
-    _check_output(Z, backend, dtype, expected.shape)
-    _assert_same(backend.to_host(Z), expected, dtype)
+    check_output(Z, backend, dtype, expected.shape)
+    assert_same(backend.to_host(Z), expected, dtype)
     out = mlp_apply(backend.asarray(X), **kw)
-    _check_output(out, backend, dtype, (9, 3))
-    _assert_same(backend.to_host(out), mlp_apply(X, **kw), dtype)
+    check_output(out, backend, dtype, (9, 3))
+    assert_same(backend.to_host(out), mlp_apply(X, **kw), dtype)
 
 
 # --------------------------------------------------------------------------------------------
@@ -157,17 +137,17 @@ def test_estimator_in_the_input_namespace(backend, dispatch, n_components, dtype
         np.testing.assert_array_equal(b, br)
     expected = ref.transform(Y)
     Z = est.transform(backend.asarray(Y))
-    _check_output(Z, backend, dtype, expected.shape)
-    _assert_same(backend.to_host(Z), expected, dtype)
+    check_output(Z, backend, dtype, expected.shape)
+    assert_same(backend.to_host(Z), expected, dtype)
     Z = make().fit_transform(backend.asarray(X))
-    _check_output(Z, backend, dtype, (9, expected.shape[1]))
-    _assert_same(backend.to_host(Z), ref.transform(X), dtype)
+    check_output(Z, backend, dtype, (9, expected.shape[1]))
+    assert_same(backend.to_host(Z), ref.transform(X), dtype)
     K = est.kernel(backend.asarray(X), backend.asarray(Y))
-    _check_output(K, backend, dtype, (9, 4))
-    _assert_same(backend.to_host(K), ref.kernel(X, Y), dtype)
+    check_output(K, backend, dtype, (9, 4))
+    assert_same(backend.to_host(K), ref.kernel(X, Y), dtype)
     K = est.kernel(backend.asarray(X))
-    _check_output(K, backend, dtype, (9, 9))
-    _assert_same(backend.to_host(K), ref.kernel(X), dtype)
+    check_output(K, backend, dtype, (9, 9))
+    assert_same(backend.to_host(K), ref.kernel(X), dtype)
 
 
 def test_estimator_invalid_namespace_input(backend):
@@ -185,9 +165,9 @@ def test_estimator_invalid_namespace_input(backend):
 def test_integer_input_gives_float64(backend):
     X = (np.arange(9 * 5).reshape(9, 5) % 7 - 3).astype(np.int64)
     Z = FiniteWidthNTK((4,), random_state=0).fit_transform(backend.asarray(X))
-    _check_output(Z, backend, "float64", (9, Z.shape[1]))
+    check_output(Z, backend, "float64", (9, Z.shape[1]))
     expected = FiniteWidthNTK((4,), random_state=0).fit_transform(X.astype(np.float64))
-    _assert_same(backend.to_host(Z), expected, "float64")
+    assert_same(backend.to_host(Z), expected, "float64")
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
@@ -206,9 +186,9 @@ def test_pipeline_with_ridge_stays_in_the_namespace(backend, dtype):
     with sklearn.config_context(array_api_dispatch=True):
         fitted = model().fit(backend.asarray(X), backend.asarray(y))
         pred = fitted.predict(backend.asarray(_Y.astype(dtype)))
-    _check_output(pred, backend, dtype, (4,))
+    check_output(pred, backend, dtype, (4,))
     # Ridge's SVD solve amplifies the features' float32 rounding a little
-    _assert_same(backend.to_host(pred), expected, dtype)
+    assert_same(backend.to_host(pred), expected, dtype)
 
 
 def test_fitted_on_numpy_serves_the_namespace(backend):
@@ -217,8 +197,8 @@ def test_fitted_on_numpy_serves_the_namespace(backend):
     est = FiniteWidthNTK((6,), bias_std=0.3, random_state=2).fit(_X)
     with sklearn.config_context(array_api_dispatch=False):
         Z = est.transform(backend.asarray(_Y))
-        _check_output(Z, backend, "float64", (4, est.transform(_Y).shape[1]))
-        _assert_same(backend.to_host(Z), est.transform(_Y), "float64")
+        check_output(Z, backend, "float64", (4, est.transform(_Y).shape[1]))
+        assert_same(backend.to_host(Z), est.transform(_Y), "float64")
     if os.environ.get("SCIPY_ARRAY_API") != "1":
         return
     with sklearn.config_context(array_api_dispatch=True):
