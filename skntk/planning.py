@@ -629,7 +629,7 @@ def plan_hermite(activation, planner):
     _account(planner, p * lf + out_phi, in_dim, out_phi, t_dim)
     return HermiteStep(activation, p, index, dims, exact, poly, common, padding, *tensor[:4],
                        (out_phi, t_dim if tensor[0] is not None else 0),
-                       control_variate=tensor[3] is not None, common_tensor=tensor[4])
+                       common_tensor=tensor[4])
 
 
 def plan_monte_carlo(activation, planner):

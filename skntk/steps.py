@@ -460,9 +460,6 @@ class HermiteStep:
         NTK with ``split``: the Gaussian ``G`` of the Monte-Carlo derivative rest.
     widths : tuple (int, int)
         Columns of the output ``phi`` and ``psi`` (0 without NTK).
-    control_variate : bool
-        Monte-Carlo rest: its Hermite series up to degree ``CONTROL_DEGREE`` comes from
-        ``phi``'s blocks, Monte Carlo only the tail (see :meth:`_monte_carlo_rest`).
     common_tensor : CommonTensor or None
         NTK with ``split``: the rest's part along the common directions of ``psi`` and
         ``phi``, kept exact.
@@ -491,7 +488,6 @@ class HermiteStep:
     mc_derivative: np.ndarray | None
     widths: tuple
     _cache: dict = field(default_factory=dict, repr=False, compare=False)
-    control_variate: bool = False
     common_tensor: CommonTensor | None = None
 
     def __getstate__(self):  # the per-dtype casts are rebuilt on demand, not pickled
@@ -569,19 +565,20 @@ class HermiteStep:
 
     def _monte_carlo_rest(self, z, blocks, mean, s, like, xp):
         r"""The derivative's rest ``act'(z) - r'_0``, by Monte Carlo over the ``m`` columns of
-        ``z = s t`` (``t = u G``), with its Hermite series as a control variate when
-        ``control_variate``: ``[r'_1 B_1, ..., r'_c B_c, (act'(z) - sum_{l<=c} r'_l h_l(t))
-        / sqrt(m)]``, ``B_l`` the degree-``l`` blocks of ``phi`` (unbiased for
-        ``<u, u'>^l``; dropped degrees stay in the Monte-Carlo part) and
-        ``c = min(degree, CONTROL_DEGREE)``. The sketched series carries the low degrees, and
-        Monte Carlo only the tail beyond them, whose energy is smaller (ReLU's step: ``1/4``
-        in all, about ``0.07`` beyond degree 3), so much of the Monte-Carlo noise, which
-        dominates at cosines near 1, goes. ``r'_l`` are the
-        activation's own coefficients, not the tail-folded ones, or the sum would be biased.
+        ``z = s t`` (``t = u G``), with its Hermite series as a control variate when ``phi``
+        has series blocks (the Hermite strategy; not the Monte-Carlo one):
+        ``[r'_1 B_1, ..., r'_c B_c, (act'(z) - sum_{l<=c} r'_l h_l(t)) / sqrt(m)]``, with
+        ``B_l`` the degree-``l`` blocks of ``phi`` (unbiased for ``<u, u'>^l``; dropped degrees
+        stay in the Monte-Carlo part) and ``c = min(degree, CONTROL_DEGREE)``. The sketched
+        series carries the low degrees, and Monte Carlo only the tail beyond them, whose
+        energy is smaller (ReLU's step: ``1/4`` in all, about ``0.07`` beyond degree 3), so
+        much of the Monte-Carlo noise, which dominates at cosines near 1, goes. ``r'_l`` are
+        the activation's own coefficients, not the tail-folded ones, or the sum would be
+        biased.
         """
         rest = self._pointwise(self.activation.derivative, z, like) - mean
         norm = _scalar(1.0 / math.sqrt(z.shape[1]), like)
-        if not self.control_variate:
+        if blocks is None:  # MonteCarloStep: no sketched series to lean on
             return rest * norm
         p = min(self.degree, CONTROL_DEGREE)
         r = self.activation.derivative_hermite_coefficients(s, p)
