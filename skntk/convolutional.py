@@ -84,8 +84,10 @@ class CNTKSketch(NetworkFeatureMap):
     weight_std, bias_std : float, default=1.0, 0.0
     filter_size : int, default=3
         Odd convolution size.
-    degree : int, default=8
-        Degree of each layer's truncated Hermite expansion.
+    degree : int or "auto", default="auto"
+        Degree of each layer's truncated Hermite expansion. ``"auto"``: per layer, the lowest
+        degree from 4 to 8 whose series captures the activation at the layer's scale
+        (:func:`skntk.planning.hermite_degree`; 5 for the normalized Gaussian).
     internal_components : int or "auto", default="auto"
         Columns of the per-pixel ``phi`` and ``psi`` of the intermediate layers. ``"auto"``
         uses ``max(128, n_components // 16)``, so the error keeps falling as ``n_components``
@@ -134,7 +136,7 @@ class CNTKSketch(NetworkFeatureMap):
         "weight_std": [WEIGHT_STD],
         "bias_std": [BIAS_STD],
         "filter_size": [OddInteger()],
-        "degree": [POSITIVE_INT],
+        "degree": [POSITIVE_INT, StrOptions({"auto"})],
         "internal_components": [Numbers(numbers.Integral, 2, None, closed="left"),
                                 StrOptions({"auto"})],
     }
@@ -151,7 +153,7 @@ class CNTKSketch(NetworkFeatureMap):
         weight_std=1.0,
         bias_std=0.0,
         filter_size=3,
-        degree=8,
+        degree="auto",
         internal_components="auto",
         random_state=None,
         batch_size="auto",

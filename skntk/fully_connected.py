@@ -112,8 +112,10 @@ _PARAMS_DOC = """
         ``W`` and ``b`` of every Dense layer (NTK parameterization).
     degree : int or "auto", default="auto"
         Polynomial degree ``p``: of the fitted polynomial of the whole kernel (Taylor method) or
-        of each layer's truncated Hermite expansion (Hermite method). ``"auto"``: 8 for the
-        Hermite method; for the Taylor method the smallest of 8, 12, 16, 24, 32 whose
+        of each layer's truncated Hermite expansion (Hermite method). ``"auto"``: for the
+        Hermite method, per layer the lowest degree from 4 to 8 whose series captures the
+        activation at the layer's scale (:func:`skntk.planning.hermite_degree`; ``degree_``
+        is the largest); for the Taylor method the smallest of 8, 12, 16, 24, 32 whose
         polynomial's centred error on a training subsample is at most
         ``0.9 / sqrt(n_components)`` (data whose cosines sit near 1, like images, need more
         degrees near the NTK's cusp at ``rho = 1``; others keep 8).
@@ -193,7 +195,8 @@ class NTKSketch(_FullyConnectedSketch):
     polynomial_error_ : float
         Taylor method: max over ``rho`` of ``|sum_j a_j rho^j - kappa(rho)|``.
     degree_ : int
-        The degree used (``degree``, or the one ``"auto"`` chose).
+        The degree used (``degree``, or the one ``"auto"`` chose; Hermite method: the largest
+        layer's, see ``layer_dims_``).
     degree_dims_ : list of int
         Taylor method: columns per degree ``1..p``.
     exact_degrees_ : list of int

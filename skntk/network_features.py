@@ -151,8 +151,6 @@ class NetworkFeatureMap(FeatureMapMixin):
             return self
         degree = getattr(self, "degree", "auto")  # NTKRandomFeatures has none
         degree = degree if degree != "auto" else HERMITE_DEGREE
-        if hasattr(self, "degree"):
-            self.degree_ = degree
         h, w, _ = self.image_shape_
         spatial = h * w > 1
         self.internal_components_ = self._internal_width(spatial)
@@ -164,9 +162,12 @@ class NetworkFeatureMap(FeatureMapMixin):
             layers, X, self.image_shape_, want_ntk=want_ntk,
             n_components=self.n_components, internal_components=self.internal_components_,
             degree=degree, rng=rng, leaf_cap=self._leaf_cap if spatial else None,
-            strategy=strategy,
+            strategy=strategy, adaptive_degree=getattr(self, "degree", "auto") == "auto",
             leverage=getattr(self, "leverage_sampling", False),
         ).plan()
+        if hasattr(self, "degree"):  # "auto": each Hermite layer's own; report the largest
+            self.degree_ = max((step.degree for step in self.plan_.steps
+                                if type(step) is HermiteStep), default=degree)
         return self
 
     def _strategy(self):
@@ -253,7 +254,9 @@ class NeuralKernelFeatures(NetworkFeatureMap):
         For image networks given 2-D input ``(n, H*W*C)`` (NHWC flattening).
     degree : int or "auto", default="auto"
         Hermite method: degree of each activation layer's truncated Hermite expansion
-        ("auto": 8). Taylor method: degree of the fitted polynomial ("auto": the smallest of
+        ("auto": per layer, the lowest degree from 4 to 8 whose series captures the
+        activation at the layer's scale, :func:`skntk.planning.hermite_degree`; ``degree_``
+        is the largest). Taylor method: degree of the fitted polynomial ("auto": the smallest of
         8, 12, 16, 24, 32 whose centred bias on the training data is small against the
         sketch's noise; see :class:`skntk.NTKSketch`).
     method : {"auto", "taylor", "hermite"}, default="auto"

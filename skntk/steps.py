@@ -348,7 +348,8 @@ class PartialCompress:
         like = psi if like is None else like
         xp = get_namespace(psi) if xp is None else xp
         head = _take_columns(psi, self.exact, xp)
-        rest = _take_columns(psi, self.rest, xp)
+        # nothing kept exact (wide, flat psi such as a convolution's neighbours): no copy
+        rest = psi if len(self.exact) == 0 else _take_columns(psi, self.rest, xp)
         sketch = self.srht.transform(rest)
         if isinstance(sketch, np.ndarray):
             sketch = np.asarray(sketch, dtype=like.dtype)

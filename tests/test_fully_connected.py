@@ -380,7 +380,10 @@ def test_hermite_sketch_mean_approaches_exact_kernel(cls, activation):
     K = exact_kernel(cls, X, params)
     # bias (Hermite truncation at degree 8) of at most a few percent, plus 4 standard errors
     assert np.all(np.abs(mean - K) <= 4 * se + 0.03 * np.abs(K).max())
-    assert np.linalg.norm(mean - K) / np.linalg.norm(K) < 0.03
+    # the same in norm, allowing for the noise of the mean: a row of large norm has
+    # heavy-tailed errors at 256 columns (erf, row 0: per-seed sd 0.23 of K[0, 0], worst seed
+    # 2.4x; the mean of 200 seeds is 1.006 +- 0.016 of it)
+    assert np.linalg.norm(mean - K) <= 0.03 * np.linalg.norm(K) + 2 * np.linalg.norm(se)
     # diagonal (the feature norms)
     assert np.all(np.abs(np.diag(mean) - np.diag(K)) <= 4 * np.diag(se) + 0.01 * np.diag(K))
 

@@ -144,15 +144,17 @@ N_ROWS, N_IMAGES = 30, 12
 # (z 11): -1.7% from the degree-8 Hermite truncation of ReLU at those cosines, the rest from
 # normalizing sketched features (noise lowers the cosines of nearly parallel vectors); it
 # shrinks with n_components (2048: -3.7%, 8192: -0.9%, not significant) and with the degree.
+# borderline, not strict: the centred ratio of seeds 0-7, 8-15, 16-23 is .46, .62, .39 (.81,
+# .49, .65 before the 5-smooth transform lengths)
 _KNOWN_BIASED = {("img0-digits", "nngp"): "issue 11 follow-up: ReLU after global pooling of "
-                 "nearly parallel images: centred NNGP 5.5% low at 512 columns"}
+                 "nearly parallel images: centred NNGP up to 5% low at 512 columns"}
 
 
 def _params(kinds=KINDS, known_biased=None):
     def marks(case_id, kind, slow):
         out = [*SLOW_MARKS] if slow else []
         if known_biased and (case_id, kind) in known_biased:
-            out.append(pytest.mark.xfail(strict=True, raises=AssertionError,
+            out.append(pytest.mark.xfail(strict=False, raises=AssertionError,
                                          reason=known_biased[(case_id, kind)]))
         return out
 
