@@ -24,12 +24,13 @@ from ._estimator import allocate_with_overhead
 from ._scaling import rescale_rows, unit_scale_rows
 from ._subsample import subsample_rows
 from .activations import get_activation
-from .sketching import SRHT, PolySketch, TensorSRHT, fast_len, leverage_radii
+from .sketching import SRHT, PolySketch, TensorSRHT, fast_len
 from .steps import (
     CONTROL_DEGREE,
     CommonPart,
     CommonTensor,
     Features,
+    GaussianProjection,
     HermiteStep,
     MonteCarloStep,
     PartialCompress,
@@ -732,9 +733,11 @@ def plan_monte_carlo(activation, planner):
     dtype = planner._sample.phi.dtype  # float32 fits store float32
     G = _monte_carlo_directions(planner, index, in_dim, (m, columns - m), dtype)
     weights, factor = None, 1.0
-    if planner.leverage:
-
-        G, radius_sq = leverage_radii(G, planner.rng)
+    if planner.leverage:  # each direction kept, radius redrawn (as leverage_radii does)
+        norms = np.sqrt(G.column_norms_squared())
+        norms[norms == 0] = 1.0
+        radius_sq = planner.rng.chisquare(in_dim + 2, size=G.shape[1])
+        G = G.with_column_scale(np.sqrt(radius_sq) / norms)
         weights = np.sqrt(in_dim / radius_sq[:m])
         # E|g| = sqrt(2) Gamma((D + 1)/2) / Gamma(D/2) for g ~ N(0, I_D)
         log_mean_norm = 0.5 * math.log(2.0) + math.lgamma((in_dim + 1) / 2)
@@ -747,32 +750,34 @@ def plan_monte_carlo(activation, planner):
 
 
 def _monte_carlo_directions(planner, index, dim, blocks, dtype):
-    """Standard Gaussian directions ``G`` (``dim x sum(blocks)``, stored in ``dtype``) whose
-    components along the rows' common directions are stratified within each block of columns.
+    """Standard Gaussian directions ``G`` (``dim x sum(blocks)``, a
+    :class:`~skntk.steps.GaussianProjection`) whose components along the rows' common
+    directions are stratified within each block of columns.
 
     For a unit direction ``v``, ``v^T g`` of a Gaussian column is ``N(0, 1)`` and independent
     of the rest of ``g``; replacing it by ``Phi^{-1}((pi_j + U_j) / k)`` (``pi`` a random
     permutation of the block's ``k`` columns, ``U_j`` uniform) leaves every column exactly
-    ``N(0, I)`` while the block's ``k`` values cover the normal law evenly. The draws are
-    float64 (the same numbers for float32 and float64 fits), in row chunks that bound the
-    temporaries.
+    ``N(0, I)`` while the block's ``k`` values cover the normal law evenly. The replacement is
+    a rank-one term per direction, ``G <- G + v (strata - v^T G)``, kept apart from ``G``
+    (which may be structured).
     """
     gen = planner.rng
-    G = np.empty((dim, sum(blocks)), dtype=dtype)
-    chunks = [slice(r, min(r + 512, dim)) for r in range(0, dim, 512)]
-    for rows in chunks:
-        G[rows] = gen.standard_normal((rows.stop - rows.start, G.shape[1]))
+    G = GaussianProjection.draw(dim, sum(blocks), gen, dtype, groups=blocks)
     directions = _common_directions(planner, index)
+    if not len(directions):
+        return G
+    V = np.array([np.asarray(v, dtype=np.float64) for v in directions])
+    along = np.array([G.columns_along(v) for v in V])
+    deltas = np.zeros_like(along)
     start = 0
     for k in blocks:
-        for v in directions if k else []:
-            block = G[:, start : start + k]
+        cols = slice(start, start + k)
+        for i in range(len(V) if k else 0):
+            current = along[i, cols] + (V[:i] @ V[i]) @ deltas[:i, cols]
             strata = ndtri((gen.permutation(k) + gen.uniform(size=k)) / k)
-            delta = (strata - v.astype(dtype) @ block).astype(dtype)
-            for rows in chunks:
-                block[rows] += np.outer(v[rows], delta).astype(dtype, copy=False)
+            deltas[i, cols] = strata - current
         start += k
-    return G
+    return G.with_strata(V, deltas)
 
 
 def _plan_tensor(planner, rd, t_dim, out_phi, in_dim, monte_carlo, series=None):
@@ -807,9 +812,9 @@ def _plan_tensor(planner, rd, t_dim, out_phi, in_dim, monte_carlo, series=None):
     if psi_dim > target:
         compress = _plan_compress(rows, direction, target, rng)
         mean_dim = compress.width
-    G = monte_carlo if isinstance(monte_carlo, np.ndarray) else None
+    G = monte_carlo if isinstance(monte_carlo, GaussianProjection) else None
     if monte_carlo is True:
-        G = rng.standard_normal((in_dim, t_dim - mean_dim))
+        G = GaussianProjection.draw(in_dim, t_dim - mean_dim, rng)
     width, columns = series if series is not None else (0, [])
     dphi_dim = out_phi - 1 if G is None else G.shape[1] + width
     rest_dim = t_dim - mean_dim

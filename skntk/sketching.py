@@ -29,11 +29,14 @@ compute the same transform from an ``rfft`` (Makhoul's algorithm; both in
 
 Memory layout
 -------------
-Internally the rows are the *last* axis: features are gathered as contiguous rows, several
-times faster than a column gather. NumPy results are therefore returned as the transpose of a
-C-contiguous array, that is, Fortran-ordered. They are ordinary ``(n, m)`` arrays; call
-``np.ascontiguousarray`` if a C-ordered copy is needed. Passing Fortran-ordered input (such as
-a horizontal concatenation of these outputs) avoids a transpose copy.
+:class:`PolySketch` and :class:`CountSketch` keep the rows on the *last* axis: their many
+sampled coordinates are gathered as contiguous rows, several times faster than a column gather,
+and their NumPy results are the transpose of a C-contiguous array, that is, Fortran-ordered.
+On NumPy, :class:`SRHT` and :class:`TensorSRHT` work rows-first instead: their inputs are
+often wide (the NTK features of a layer-wise step) and their outputs narrower, so they sign
+the rows straight into a zero-padded buffer and transform along its contiguous last axis (no
+transpose, no padding copy; the DCT runs 1.5-3x faster there), then gather columns; their
+results are C-ordered. Either way they are ordinary ``(n, m)`` arrays.
 """
 
 import numbers
@@ -45,8 +48,10 @@ from sklearn.utils import check_random_state
 from sklearn.utils.random import sample_without_replacement
 
 from ._backend import dct2, device_constant, get_namespace, is_numpy_namespace
+from ._structured import StructuredGaussian
 
 __all__ = ["SRHT", "CountSketch", "TensorSRHT", "TensorSketch", "PolySketch", "fast_len",
+           "StructuredGaussian",
            "sample_leverage_gaussian", "leverage_radii"]
 
 
@@ -170,6 +175,20 @@ def _irfft_rows(Y, n, xp, is_np):
     if is_np:
         return scipy.fft.irfft(Y, n=n, axis=0, workers=-1)
     return xp.fft.irfft(Y, n=n, axis=0)
+
+
+def _row_spectra(X, signs, N):
+    """NumPy rows-first ``H D x`` of every row of ``X`` (dense or SciPy sparse): shape (n, N),
+    the DCT along the contiguous last axis of a zero-padded buffer written in one pass (no
+    transpose, no padding copy). For wide rows and fewer sampled coordinates than inputs (the
+    SRHT and TensorSRHT inside the layer-wise steps) this beats the rows-last layout, whose
+    transposes then cost more than the column gathers saved."""
+    X = X.toarray() if sp.issparse(X) else X
+    n, d = X.shape
+    Y = np.empty((n, N), dtype=X.dtype)
+    np.multiply(X, signs.astype(X.dtype, copy=False), out=Y[:, :d])
+    Y[:, d:] = 0.0
+    return scipy.fft.dct(Y, type=2, axis=-1, norm="ortho", workers=-1, overwrite_x=True)
 
 
 def _sample_coordinates(rng, population, m):
@@ -363,9 +382,14 @@ class SRHT:
         Returns
         -------
         Z : array of shape (n, output_dim)
-            Real, with the dtype, namespace and device of ``X`` (Fortran-ordered for NumPy).
+            Real, with the dtype, namespace and device of ``X`` (C-ordered for NumPy).
         """
         X, xp, is_np = _prepare(X, self.input_dim)
+        if is_np:
+            out = np.take(_row_spectra(X, self.signs_, self.fft_len), self.index_, axis=1,
+                          mode="clip")
+            out *= out.dtype.type(self.scale_)
+            return out
         XT = _rows_last(X, xp, is_np)
         Z = _dct(XT * _column(self.signs_, XT, is_np), self.fft_len, xp, is_np)
         out = _take_rows(Z, self.index_, xp, is_np)
@@ -513,12 +537,20 @@ class TensorSRHT:
         Returns
         -------
         Z : array of shape (n, output_dim)
-            Real, with the dtype, namespace and device of ``A`` (Fortran-ordered for NumPy).
+            Real, with the dtype, namespace and device of ``A`` (C-ordered for NumPy).
         """
         A, xp, is_np = _prepare(A, self.dim1, name="A")
         B, _, _ = _prepare(B, self.dim2, name="B")
         if A.shape[0] != B.shape[0]:
             raise ValueError(f"A and B have {A.shape[0]} and {B.shape[0]} rows.")
+        if is_np:
+            Za = _row_spectra(A, self.signs1_, self.fft_len1)
+            Zb = _row_spectra(B.astype(Za.dtype, copy=False), self.signs2_, self.fft_len2)
+            ia, ib, scale = self.plan_
+            out = np.take(Za, ia, axis=1, mode="clip")
+            out *= np.take(Zb, ib, axis=1, mode="clip")
+            out *= scale.astype(out.dtype, copy=False)
+            return out
         AT = _rows_last(A, xp, is_np)
         BT = _rows_last(B, xp, is_np)
         if BT.dtype != AT.dtype:

@@ -244,8 +244,8 @@ MUTATIONS: tuple[Mutation, ...] = (
              "leverage sampling: values centred on the plain Gaussian mean r_0, not on their "
              "mean under the leverage density"),
     Mutation("rf-stratified-component-kept", "sketch", "skntk/planning.py",
-             "delta = (strata - v.astype(dtype) @ block).astype(dtype)",
-             "delta = strata.astype(dtype)",
+             "deltas[i, cols] = strata - current",
+             "deltas[i, cols] = strata",
              (_RF_TESTS,),
              "stratifying the common directions adds the strata to the Gaussian component "
              "instead of replacing it (columns no longer N(0, I))"),
