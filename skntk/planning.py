@@ -871,11 +871,13 @@ def _plan_compress(rows, direction, width, rng):
     exact, rest = np.sort(order[:c]), np.sort(order[c:])
     v, sketch = None, None
     if has_dir:
-        v = direction[rest]
+        v = np.zeros(rows.shape[1])
+        v[rest] = direction[rest]
         norm = np.linalg.norm(v)
         has_dir = norm >= _MEAN_DIRECTION_MIN
         v = v / norm if has_dir else None
-    srht = SRHT(len(rest), width - len(exact) - has_dir, rng)
+    srht = SRHT(rows.shape[1], width - len(exact) - has_dir, rng)
+    srht.signs_[exact] = 0.0  # the exact columns stay out of the sketch, with no column copy
     if has_dir:
         sketch = srht.transform(v[None, :])[0]
     return PartialCompress(exact, rest, srht, v, sketch)

@@ -320,8 +320,10 @@ class PartialCompress:
     rest : ndarray of int
         Columns compressed by ``srht``.
     srht : SRHT
+        ``S``, over ``psi``'s full width with zero signs on the ``exact`` columns: the SRHT
+        of ``psi_R`` zero-padded, computed without copying the ``rest`` columns out.
     direction : ndarray or None
-        ``v`` (unit, length ``len(rest)``), or ``None``.
+        ``v`` (unit, ``psi``'s full width, zero on ``exact``), or ``None``.
     direction_sketch : ndarray or None
         ``S(v)``.
 
@@ -330,7 +332,9 @@ class PartialCompress:
     >>> import numpy as np
     >>> from skntk.sketching import SRHT
     >>> from skntk.steps import PartialCompress
-    >>> C = PartialCompress(np.array([0]), np.arange(1, 65), SRHT(64, 16, 0), None, None)
+    >>> S = SRHT(65, 16, 0)
+    >>> S.signs_[0] = 0.0  # column 0 is kept exact, out of the sketch
+    >>> C = PartialCompress(np.array([0]), np.arange(1, 65), S, None, None)
     >>> C.transform(np.ones((3, 65))).shape
     (3, 17)
     """
@@ -349,14 +353,12 @@ class PartialCompress:
         like = psi if like is None else like
         xp = get_namespace(psi) if xp is None else xp
         head = _take_columns(psi, self.exact, xp)
-        # nothing kept exact (wide, flat psi such as a convolution's neighbours): no copy
-        rest = psi if len(self.exact) == 0 else _take_columns(psi, self.rest, xp)
-        sketch = self.srht.transform(rest)
+        sketch = self.srht.transform(psi)  # zero signs on the exact columns: S(psi_R)
         if isinstance(sketch, np.ndarray):
             sketch = np.asarray(sketch, dtype=like.dtype)
         if self.direction is None:
             return _hcat([head, sketch], xp)
-        e = rest @ _const(self.direction, like, (-1, 1))
+        e = psi @ _const(self.direction, like, (-1, 1))
         return _hcat([head, e, sketch - e * _const(self.direction_sketch, like, (1, -1))], xp)
 
 
