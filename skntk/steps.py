@@ -88,6 +88,29 @@ def _hcat(blocks, xp):
     return xp.concat(blocks, axis=1)
 
 
+def _rows(a, start, count):
+    """Rows ``start:start + count`` of a dense, sparse or array-API array (or ``None``)."""
+    if a is None:
+        return None
+    if sp.issparse(a) or isinstance(a, np.ndarray):
+        return a[start : start + count]
+    return a[start : start + count, ...]
+
+
+def _vcat(parts, xp):
+    if is_numpy_namespace(xp):
+        return np.concatenate(parts, axis=0)
+    return xp.concat(parts, axis=0)
+
+
+# An activation step runs on chunks of rows of at most this many entries of its widest input
+# (about 4 MB of float32). CNTKSketch(4096) Myrtle-5, 1024 pixel rows per image: 0.077 s per
+# image in one piece; in chunks of 2^18, 2^19, 2^20, 2^21 entries 0.069, 0.063, 0.060, 0.061
+# (NTKSketch gelu+bias, 192-row batches: 0.39, 0.40, 0.38, 0.42 ms per row).
+_CHUNK_ENTRIES = 2**20
+_CHUNK_MIN_ROWS = 32
+
+
 def _full(shape, value, like, xp):
     """An array of ``value`` with ``like``'s dtype, namespace and device."""
     if sp.issparse(like) or isinstance(like, np.ndarray):
@@ -682,10 +705,26 @@ class HermiteStep:
         return pointwise(fn, z)
 
     def transform(self, feats):
-        phi = feats.phi
+        """The step on every row of ``feats``, in chunks of rows whose widest intermediate
+        stays cache-sized (each row is independent: a chunk gives the same features)."""
+        rows = feats.phi.shape[0]
+        width = max(feats.phi.shape[1], 0 if feats.psi is None else feats.psi.shape[1])
+        step = max(_CHUNK_MIN_ROWS, _CHUNK_ENTRIES // max(width, 1))
+        if rows <= step:
+            return self._transform_rows(feats.phi, feats.psi,
+                                        feats.variances[self.index].reshape(-1), feats)
+        q = feats.variances[self.index].reshape(-1)
+        parts = [self._transform_rows(_rows(feats.phi, a, step), _rows(feats.psi, a, step),
+                                      q[a : a + step], feats)
+                 for a in range(0, rows, step)]
+        xp = np if sp.issparse(feats.phi) else get_namespace(feats.phi)
+        phi = _vcat([part.phi for part in parts], xp)
+        psi = None if parts[0].psi is None else _vcat([part.psi for part in parts], xp)
+        return Features(phi, psi, feats.shape, feats.variances)
+
+    def _transform_rows(self, phi, psi_in, q, feats):
         xp = np if sp.issparse(phi) else get_namespace(phi)
         want_ntk = self.tensor is not None
-        q = feats.variances[self.index].reshape(-1)
         coefs = self._coefficients(q, want_ntk)
         norms = _row_norms(phi)
         inv = np.where(norms > 0, 1.0 / np.where(norms > 0, norms, 1.0), 0.0)
@@ -697,8 +736,8 @@ class HermiteStep:
             z = self._projection(U, scale, like)
         phi_new, blocks = self._phi(U, coefs, z, like, xp)
         psi = None
-        if want_ntk and feats.psi is not None:
-            psi = self._tensor(feats.psi, z, blocks, coefs[1], like, xp, scale)
+        if want_ntk and psi_in is not None:
+            psi = self._tensor(psi_in, z, blocks, coefs[1], like, xp, scale)
         return Features(phi_new, psi, feats.shape, feats.variances)
 
     def _monte_carlo_rest(self, z, blocks, mean, s, like, xp):
