@@ -821,7 +821,22 @@ def _plan_tensor(planner, rd, t_dim, out_phi, in_dim, monte_carlo, series=None):
     exact = len(columns) if direction is not None and rest_dim - len(columns) >= 8 else 0
     tensor = TensorSRHT(psi_dim, dphi_dim, rest_dim - exact, rng)
     common = CommonTensor.build(tensor, direction, columns) if exact else None
+    if compress is not None and not len(compress.exact):
+        compress = _share_spectrum(compress, tensor)
     return tensor, True, compress, G, common
+
+
+def _share_spectrum(compress, tensor):
+    """``compress`` with the signs of ``tensor``'s first factor (same length: no column is
+    exact), so one transform of ``psi`` serves both (see
+    :class:`~skntk.steps.PartialCompress`)."""
+    srht = compress.srht
+    srht.signs_ = tensor.signs1_
+    sketch = None
+    if compress.direction is not None:
+        sketch = srht.transform(compress.direction[None, :])[0]
+    return PartialCompress(compress.exact, compress.rest, srht, compress.direction, sketch,
+                           shares_spectrum=True)
 
 
 def _series_layout(dims, exact, extra, common):

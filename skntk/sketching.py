@@ -386,10 +386,7 @@ class SRHT:
         """
         X, xp, is_np = _prepare(X, self.input_dim)
         if is_np:
-            out = np.take(_row_spectra(X, self.signs_, self.fft_len), self.index_, axis=1,
-                          mode="clip")
-            out *= out.dtype.type(self.scale_)
-            return out
+            return self._from_spectrum(_row_spectra(X, self.signs_, self.fft_len))
         XT = _rows_last(X, xp, is_np)
         Z = _dct(XT * _column(self.signs_, XT, is_np), self.fft_len, xp, is_np)
         out = _take_rows(Z, self.index_, xp, is_np)
@@ -399,6 +396,13 @@ class SRHT:
             out = out * self.scale_
         return _rows_first(out, xp, is_np)
 
+
+    def _from_spectrum(self, Z):
+        """The sketch from NumPy rows-first ``H D x`` (shared with a TensorSRHT of the same
+        signs and length: :class:`skntk.steps.HermiteStep`)."""
+        out = np.take(Z, self.index_, axis=1, mode="clip")
+        out *= out.dtype.type(self.scale_)
+        return out
 
 class CountSketch:
     r"""CountSketch: hash each input coordinate to one of ``m`` buckets with a random sign.
@@ -544,13 +548,7 @@ class TensorSRHT:
         if A.shape[0] != B.shape[0]:
             raise ValueError(f"A and B have {A.shape[0]} and {B.shape[0]} rows.")
         if is_np:
-            Za = _row_spectra(A, self.signs1_, self.fft_len1)
-            Zb = _row_spectra(B.astype(Za.dtype, copy=False), self.signs2_, self.fft_len2)
-            ia, ib, scale = self.plan_
-            out = np.take(Za, ia, axis=1, mode="clip")
-            out *= np.take(Zb, ib, axis=1, mode="clip")
-            out *= scale.astype(out.dtype, copy=False)
-            return out
+            return self._from_spectrum(_row_spectra(A, self.signs1_, self.fft_len1), B)
         AT = _rows_last(A, xp, is_np)
         BT = _rows_last(B, xp, is_np)
         if BT.dtype != AT.dtype:
@@ -559,6 +557,21 @@ class TensorSRHT:
         Zb = _dct(BT * _column(self.signs2_, BT, is_np), self.fft_len2, xp, is_np)
         return _rows_first(_apply_pair(Za, Zb, self.plan_, xp, is_np), xp, is_np)
 
+
+    def _spectrum(self, A):
+        """NumPy rows-first ``H_1 D_1 a`` of the rows of ``A`` (checked like ``transform``)."""
+        A, _, is_np = _prepare(A, self.dim1, name="A")
+        return _row_spectra(A, self.signs1_, self.fft_len1) if is_np else None
+
+    def _from_spectrum(self, Za, B):
+        """The sketch from the rows' NumPy ``H_1 D_1 a`` and the second factor ``B``."""
+        B, _, _ = _prepare(B, self.dim2, name="B")
+        Zb = _row_spectra(B.astype(Za.dtype, copy=False), self.signs2_, self.fft_len2)
+        ia, ib, scale = self.plan_
+        out = np.take(Za, ia, axis=1, mode="clip")
+        out *= np.take(Zb, ib, axis=1, mode="clip")
+        out *= scale.astype(out.dtype, copy=False)
+        return out
 
 class TensorSketch:
     r"""TensorSketch of two vectors (Pham and Pagh, 2013): a CountSketch of ``a (x) b``.

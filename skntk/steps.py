@@ -349,6 +349,11 @@ class PartialCompress:
         ``v`` (unit, ``psi``'s full width, zero on ``exact``), or ``None``.
     direction_sketch : ndarray or None
         ``S(v)``.
+    shares_spectrum : bool
+        ``S`` has the signs and length of the step's TensorSRHT's first factor (no exact
+        column), so on NumPy one transform of ``psi`` serves both. Given the signs, both
+        sketches are unbiased and their samplings independent: the variance is that of
+        independent signs.
 
     Examples
     --------
@@ -367,16 +372,20 @@ class PartialCompress:
     srht: SRHT
     direction: np.ndarray | None
     direction_sketch: np.ndarray | None
+    shares_spectrum: bool = False
 
     @property
     def width(self):
         return len(self.exact) + self.srht.output_dim + (self.direction is not None)
 
-    def transform(self, psi, like=None, xp=None):
+    def transform(self, psi, like=None, xp=None, spectrum=None):
+        """``C(psi)``; ``spectrum``: NumPy rows-first ``H D psi`` already computed."""
         like = psi if like is None else like
         xp = get_namespace(psi) if xp is None else xp
         head = _take_columns(psi, self.exact, xp)
-        sketch = self.srht.transform(psi)  # zero signs on the exact columns: S(psi_R)
+        # zero signs on the exact columns: S(psi_R)
+        sketch = (self.srht.transform(psi) if spectrum is None
+                  else self.srht._from_spectrum(spectrum))
         if isinstance(sketch, np.ndarray):
             sketch = np.asarray(sketch, dtype=like.dtype)
         if self.direction is None:
@@ -786,8 +795,15 @@ class HermiteStep:
             rest = dphi[:, 1:]
             if isinstance(rest, np.ndarray):
                 rest = np.ascontiguousarray(rest)
-        psi_mean = psi if self.compress is None else self.compress.transform(psi, like, xp)
-        sketch = self.tensor.transform(psi, rest)
+        if self.compress is None:
+            psi_mean, sketch = psi, self.tensor.transform(psi, rest)
+        elif self.compress.shares_spectrum and isinstance(psi, np.ndarray):
+            spectrum = self.tensor._spectrum(psi)  # one DCT of psi for both sketches
+            psi_mean = self.compress.transform(psi, like, xp, spectrum=spectrum)
+            sketch = self.tensor._from_spectrum(spectrum, rest)
+        else:
+            psi_mean = self.compress.transform(psi, like, xp)
+            sketch = self.tensor.transform(psi, rest)
         if self.common_tensor is None:
             return _hcat([psi_mean * mean, sketch], xp)
         return _hcat([psi_mean * mean, *self.common_tensor.apply(psi, rest, sketch, like, xp)],

@@ -4,7 +4,8 @@
 1000 columns per degree, in float32 and float64. Also ``SRHT`` (8000 -> 8192 columns,
 C- and Fortran-ordered input), ``TensorSRHT`` (two 2048-wide inputs -> 4096), and the sparse
 path (``CountSketch`` and ``PolySketch`` on a CSR matrix with 100000 columns, 100 non-zeros a
-row). ``track_`` benchmarks report the relative Frobenius error ``|Z Z^T - K| / |K|`` of the
+row), and ``StructuredGaussian`` against a dense Gaussian matrix (12289 -> 12288, 500 rows).
+``track_`` benchmarks report the relative Frobenius error ``|Z Z^T - K| / |K|`` of the
 degree-3 sketch against ``K = (U U^T)^3`` on 300 unit rows.
 
 With the environment variable ``SKNTK_BENCH_TINY=1`` the sizes are tiny, so that CI can run
@@ -17,7 +18,7 @@ import time
 import numpy as np
 import scipy.sparse as sp
 
-from skntk.sketching import SRHT, CountSketch, PolySketch, TensorSRHT
+from skntk.sketching import SRHT, CountSketch, PolySketch, StructuredGaussian, TensorSRHT
 
 TINY = os.environ.get("SKNTK_BENCH_TINY", "") == "1"
 if TINY:
@@ -86,6 +87,35 @@ class TensorSRHTWide:
 
     def time_transform(self):
         self.sketch.transform(self.A, self.B)
+
+
+class StructuredProjection:
+    """``X @ G`` for the hidden layer of NTKRandomFeatures(12288): StructuredGaussian (FFTs)
+    against a dense float32 Gaussian matrix, and the cost of drawing each."""
+
+    params = [["structured", "dense"]]
+    param_names = ["kind"]
+    timeout = 300
+
+    def setup(self, kind):
+        d, m, n = (300, 300, 20) if TINY else (12289, 12288, 500)
+        self.X = np.random.RandomState(0).randn(n, d).astype(np.float32)
+        self.d, self.m = d, m
+        if kind == "structured":
+            self.G = StructuredGaussian(d, m, 0)
+            self.apply = self.G.transform
+        else:
+            self.G = np.random.RandomState(1).randn(d, m).astype(np.float32)
+            self.apply = lambda X: X @ self.G
+
+    def time_transform(self, kind):
+        self.apply(self.X)
+
+    def time_draw(self, kind):
+        if kind == "structured":
+            StructuredGaussian(self.d, self.m, 1)
+        else:
+            np.random.RandomState(1).standard_normal((self.d, self.m))
 
 
 class SparseInput:
