@@ -22,6 +22,7 @@ import argparse
 import time
 
 import numpy as np
+from speed_fc import median_time  # a sibling script
 
 import skntk
 from skntk import CNTKSketch, NTKRandomFeatures, NTKSketch
@@ -29,15 +30,6 @@ from skntk.kernels import cntk_kernel, ntk_kernel
 
 MYRTLE5 = dict(architecture="myrtle", depth=5, activation="normalized_gaussian",
                weight_std=2**0.5)
-
-
-def median_time(fn, repeat):
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return float(np.median(times))
 
 
 def errors(Z, K):

@@ -205,8 +205,9 @@ def _makhoul(N):
     return _MAKHOUL[N]
 
 
-def dct2(Y, N, xp):
-    r"""Orthonormal DCT-II along axis -2 of ``Y``, zero-padded (or cropped) to length ``N``.
+def dct2(Y, N, xp, axis=-2):
+    r"""Orthonormal DCT-II along ``axis`` (-2 or -1) of ``Y``, zero-padded (or cropped) to
+    length ``N``.
 
     .. math:: (H y)_k = c_k \sum_j y_j \cos\big(\pi k (2 j + 1) / (2 N)\big), \quad
               c_0 = \sqrt{1/N},\ c_k = \sqrt{2/N}.
@@ -226,26 +227,27 @@ def dct2(Y, N, xp):
     True
     """
     if is_numpy_namespace(xp):
-        return scipy.fft.dct(Y, type=2, n=N, axis=-2, norm="ortho", workers=-1)
+        return scipy.fft.dct(Y, type=2, n=N, axis=axis, norm="ortho", workers=-1)
     if is_cupy_namespace(xp):
         import cupyx.scipy.fft
 
-        return cupyx.scipy.fft.dct(Y, type=2, n=N, axis=-2, norm="ortho")
-    d = Y.shape[-2]
+        return cupyx.scipy.fft.dct(Y, type=2, n=N, axis=axis, norm="ortho")
+    last = axis == -1
+    d = Y.shape[axis]
     if N > d:
-        shape = (*Y.shape[:-2], N - d, Y.shape[-1])
+        shape = (*Y.shape[:-1], N - d) if last else (*Y.shape[:-2], N - d, Y.shape[-1])
         zeros = xp.zeros(shape, dtype=Y.dtype, device=array_api_compat.device(Y))
-        Y = xp.concat([Y, zeros], axis=-2)
+        Y = xp.concat([Y, zeros], axis=axis)
     elif N < d:
-        Y = Y[..., :N, :]
+        Y = Y[..., :N] if last else Y[..., :N, :]
     perm, fold, coef_re, coef_im = _makhoul(N)
-    V = xp.fft.rfft(xp.take(Y, device_constant(perm, Y), axis=-2), axis=-2)
+    V = xp.fft.rfft(xp.take(Y, device_constant(perm, Y), axis=axis), axis=axis)
     fold = device_constant(fold, Y)
-    re = xp.take(xp.real(V), fold, axis=-2)
-    im = xp.take(xp.imag(V), fold, axis=-2)
-    column = (N, 1)
-    return (re * xp.reshape(device_constant(coef_re, Y, Y.dtype), column)
-            + im * xp.reshape(device_constant(coef_im, Y, Y.dtype), column))
+    re = xp.take(xp.real(V), fold, axis=axis)
+    im = xp.take(xp.imag(V), fold, axis=axis)
+    shape = (N,) if last else (N, 1)
+    return (re * xp.reshape(device_constant(coef_re, Y, Y.dtype), shape)
+            + im * xp.reshape(device_constant(coef_im, Y, Y.dtype), shape))
 
 
 def pointwise(fn, z):

@@ -90,9 +90,66 @@ def _in_chunks(m, fn, s, rule_fn, rows_per_chunk):
     return m.take(m.concatenate(parts, axis=0), m.asarray(inverse), axis=0)
 
 
+# Many scales (a batch of rows): the coefficients, analytic in s, are interpolated from the
+# rule's values at Chebyshev-Lobatto nodes spanning the batch's scales, and used only if the
+# interpolant through every other node reproduces the others to _INTERP_RTOL of the largest
+# coefficient; otherwise every scale gets the rule. NTKSketch gelu+bias:
+# 31 us per row and layer by the rule (960 nodes per scale), about 1 interpolated.
+_INTERP_MIN_SCALES = 96
+_INTERP_NODES = 33
+_INTERP_RTOL = 1e-12
+
+
+def _lobatto(lo, hi, count):
+    k = np.arange(count)
+    return 0.5 * (lo + hi) + 0.5 * (hi - lo) * np.cos(np.pi * k / (count - 1))
+
+
+def _barycentric(nodes, values, x):
+    """The polynomial through ``(nodes, values)`` (Chebyshev-Lobatto nodes) at ``x``."""
+    w = (-1.0) ** np.arange(len(nodes))
+    w[0] *= 0.5
+    w[-1] *= 0.5
+    diff = x[:, None] - nodes[None, :]
+    hit = diff == 0
+    diff[hit] = 1.0
+    kernel = w[None, :] / diff
+    out = (kernel @ values) / kernel.sum(axis=1)[:, None]
+    rows, cols = np.nonzero(hit)
+    out[rows] = values[cols]
+    return out
+
+
+def _interpolated_coefficients(direct, s):
+    """``direct(s)`` (an ``(n, p + 1)`` table, analytic in ``s``) by checked interpolation, or
+    ``None`` when the check fails or the scales do not span an interval."""
+    lo, hi = float(np.min(s)), float(np.max(s))
+    if not hi - lo > 1e-9 * hi:
+        return None
+    nodes = _lobatto(lo, hi, _INTERP_NODES)
+    exact = direct(nodes)
+    check = _barycentric(nodes[::2], exact[::2], nodes[1::2])
+    # relative to the largest coefficient: the features' scale (a column that vanishes in
+    # theory, such as gelu's odd ones past 1, holds only the rule's rounding)
+    if np.max(np.abs(check - exact[1::2])) > _INTERP_RTOL * np.max(np.abs(exact)):
+        return None
+    return _barycentric(nodes, exact, np.asarray(s, dtype=np.float64))
+
+
 def radial_coefficients(act, fn, s, degree):
-    """``r_l(s) = E[fn(s g) h_l(g)]``, ``l = 0..degree``, by the scale-graded rule."""
+    """``r_l(s) = E[fn(s g) h_l(g)]``, ``l = 0..degree``, by the scale-graded rule (for many
+    NumPy scales, interpolated in ``s`` from the rule at Chebyshev nodes, with a check)."""
     m = ops(s)
+    if m.is_numpy and s.shape[0] >= _INTERP_MIN_SCALES:
+        out = _interpolated_coefficients(
+            lambda nodes: _rule_coefficients(m, fn, nodes, degree), s)
+        if out is not None:
+            return require_finite(act, out, "the Hermite coefficients", s * s)
+    return require_finite(act, _rule_coefficients(m, fn, s, degree), "the Hermite coefficients",
+                          s * s)
+
+
+def _rule_coefficients(m, fn, s, degree):
     basis = {}
 
     def project(values, b):
@@ -104,7 +161,7 @@ def radial_coefficients(act, fn, s, degree):
     out = _in_chunks(m, fn, s, project, 2048)
     if out is None:
         out = m.zeros((0, degree + 1), dtype=m.float64)
-    return require_finite(act, out, "the Hermite coefficients", s * s)
+    return out
 
 
 def second_moment(fn, q):

@@ -73,7 +73,6 @@ reordering) and use ``xp.fft.fft``; both give the same ``G`` up to rounding. The
 host NumPy, drawn in ``__init__`` and copied to the input's device once.
 """
 
-import math
 import numbers
 
 import numpy as np
@@ -81,7 +80,7 @@ import scipy.fft
 import scipy.sparse as sp
 from sklearn.utils import check_random_state
 
-from skntk._backend import device_constant, get_namespace, is_numpy_namespace
+from skntk._backend import dct2, device_constant, get_namespace, is_numpy_namespace
 
 __all__ = ["StructuredGaussian"]
 
@@ -386,32 +385,6 @@ class StructuredGaussian:
                 out[start : start + r, lo : lo + width] = ys[:, :width]
         return out
 
-    def _dct_xp(self, x, xp):
-        """Orthonormal DCT-II along the last axis from one ``rfft`` (Makhoul 1980).
-
-        With ``v = (x_0, x_2, x_4, ..., x_5, x_3, x_1)`` and ``V = DFT(v)``,
-        ``X_k = Re(exp(-i pi k / (2n)) V_k)`` and ``X_{n-k} = -Im(exp(-i pi k / (2n)) V_k)``,
-        so the half spectrum ``rfft(v)`` gives every output; ``k = 0`` is scaled by
-        ``sqrt(1/n)``, the others by ``sqrt(2/n)``.
-        """
-        n = x.shape[-1]
-        key = ("makhoul", n)
-        tables = self._cache.get(key)
-        if tables is None:
-            order = np.concatenate([np.arange(0, n, 2), np.arange(1, n, 2)[::-1]])
-            k = np.arange(n // 2 + 1)
-            twiddle = np.exp(-0.5j * np.pi * k / n) * np.where(
-                k == 0, math.sqrt(1.0 / n), math.sqrt(2.0 / n)
-            )
-            tables = (order.astype(np.intp), twiddle)
-            self._cache[key] = tables
-        cdtype = xp.complex64 if x.dtype == xp.float32 else xp.complex128
-        order = device_constant(tables[0], x)
-        twiddle = device_constant(tables[1], x, dtype=cdtype)
-        Z = xp.fft.rfft(xp.take(x, order, axis=-1), axis=-1) * twiddle
-        h = n // 2
-        return xp.concat([xp.real(Z), xp.flip(-xp.imag(Z[:, 1 : n - h]), axis=-1)], axis=-1)
-
     def _transform_xp(self, X, xp):
         n, D = X.shape
         L, F, D1, m = self.fft_len, self.n_folds, self.mixing_len, self.output_dim
@@ -419,11 +392,11 @@ class StructuredGaussian:
         cdtype = xp.complex64 if dtype == xp.float32 else xp.complex128
         u = X * device_constant(self._signs[0], X, dtype=dtype)
         if D1 == D:
-            u = self._dct_xp(u, xp)
+            u = dct2(u, D1, xp, axis=-1)
         else:
-            u = xp.concat([self._dct_xp(u[:, :D1], xp), u[:, D1:]], axis=-1)
+            u = xp.concat([dct2(u[:, :D1], D1, xp, axis=-1), u[:, D1:]], axis=-1)
             tail = u[:, D - D1 :] * device_constant(self._signs[1], X, dtype=dtype)
-            u = xp.concat([u[:, : D - D1], self._dct_xp(tail, xp)], axis=-1)
+            u = xp.concat([u[:, : D - D1], dct2(tail, D1, xp, axis=-1)], axis=-1)
         w = xp.take(u, device_constant(self._perm, X), axis=1)
         Lb = L - self._first_bin
         if F * Lb > D:

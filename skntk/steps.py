@@ -719,22 +719,21 @@ class HermiteStep:
         rows = feats.phi.shape[0]
         width = max(feats.phi.shape[1], 0 if feats.psi is None else feats.psi.shape[1])
         step = max(_CHUNK_MIN_ROWS, _CHUNK_ENTRIES // max(width, 1))
-        if rows <= step:
-            return self._transform_rows(feats.phi, feats.psi,
-                                        feats.variances[self.index].reshape(-1), feats)
         q = feats.variances[self.index].reshape(-1)
+        coefs = self._coefficients(q, self.tensor is not None)  # once: their cost has a floor
+        if rows <= step:
+            return self._transform_rows(feats.phi, feats.psi, q, coefs, feats)
         parts = [self._transform_rows(_rows(feats.phi, a, step), _rows(feats.psi, a, step),
-                                      q[a : a + step], feats)
+                                      q[a : a + step], [c[a : a + step] for c in coefs], feats)
                  for a in range(0, rows, step)]
         xp = np if sp.issparse(feats.phi) else get_namespace(feats.phi)
         phi = _vcat([part.phi for part in parts], xp)
         psi = None if parts[0].psi is None else _vcat([part.psi for part in parts], xp)
         return Features(phi, psi, feats.shape, feats.variances)
 
-    def _transform_rows(self, phi, psi_in, q, feats):
+    def _transform_rows(self, phi, psi_in, q, coefs, feats):
         xp = np if sp.issparse(phi) else get_namespace(phi)
         want_ntk = self.tensor is not None
-        coefs = self._coefficients(q, want_ntk)
         norms = _row_norms(phi)
         inv = np.where(norms > 0, 1.0 / np.where(norms > 0, norms, 1.0), 0.0)
         U = _scale_rows(phi, _on(inv, phi))

@@ -212,6 +212,23 @@ def test_hermite_coefficients_match_quad(act, gauss_quad):
         assert ok.all(), (s, np.flatnonzero(~ok), row[~ok], want[~ok])
 
 
+@pytest.mark.parametrize("act", COEF_INSTANCES, ids=_ids)
+@pytest.mark.parametrize("span", [(1.0, 1.3), (0.2, 0.25), (0.01, 2.0)])
+def test_hermite_coefficients_of_a_batch_match_one_scale_at_a_time(act, span, gauss_quad):
+    # a batch of >= 96 scales may be interpolated in s (activations without closed forms);
+    # each scale alone is integrated directly. Both, and quad at a few scales, must agree to
+    # 1e-11 of the largest coefficient (a wide span may fall back to the direct rule).
+    scales = np.sort(np.random.default_rng(0).uniform(*span, size=200))
+    batch = act.hermite_coefficients(scales, DEGREE)
+    alone = np.array([act.hermite_coefficients([s], DEGREE)[0] for s in scales])
+    size = np.abs(alone).max()
+    np.testing.assert_allclose(batch, alone, rtol=0, atol=1e-11 * size)
+    fn = _scalar_value(act, gauss_quad)
+    for i in (0, 77, 199):
+        want = [gauss_quad.hermite_coefficient(fn, scales[i], l) for l in range(DEGREE + 1)]
+        np.testing.assert_allclose(batch[i], want, rtol=0, atol=1e-10 * size)
+
+
 @pytest.mark.parametrize("act", COEF_WITH_NTK, ids=_ids)
 def test_derivative_hermite_coefficients_match_quad(act, gauss_quad):
     fn = _scalar_derivative(act, gauss_quad)
