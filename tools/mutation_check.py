@@ -133,8 +133,10 @@ MUTATIONS: tuple[Mutation, ...] = (
              "np.asarray(e_der), degree))",
              (_FC_TESTS,), "derivative Hermite coefficient r'_1 scaled by 1.5"),
     Mutation("cntk-hermite-coef-r1-x1.5", "sketch", "skntk/steps.py",
-             "        coefs = self._coefficients(q, want_ntk)\n",
-             "        coefs = self._coefficients(q, want_ntk); coefs[0][:, 1] *= 1.5\n",
+             "        coefs = self._coefficients(q, self.tensor is not None)  # once: their cost "
+             "has a floor\n",
+             "        coefs = self._coefficients(q, self.tensor is not None); "
+             "coefs[0][:, 1] *= 1.5\n",
              (_CNTK_TESTS,),
              "HermiteStep: Hermite coefficient r_1 scaled by 1.5 (after the tail is folded); "
              "must be caught by the CNTKSketch tests"),
