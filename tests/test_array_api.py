@@ -104,6 +104,14 @@ CASES = {
         _ROWS_TEST,
         lambda est: est.strategies_ == ["monte_carlo", "monte_carlo"],
     ),
+    # hidden layer wider than 1024: StructuredGaussian directions (FFTs), stratified, leverage
+    "random-features-structured": (
+        lambda: NTKRandomFeatures(1536, depth=2, leverage_sampling=True, batch_size=16,
+                                  random_state=0),
+        _ROWS,
+        _ROWS_TEST,
+        lambda est: type(est.plan_.steps[3].mc_derivative.base).__name__ == "StackedGaussian",
+    ),
     "random-features-leverage": (
         lambda: NTKRandomFeatures(
             200, depth=1, leverage_sampling=True, batch_size=16, random_state=0
