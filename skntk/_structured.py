@@ -453,10 +453,13 @@ class StackedGaussian:
         return get_namespace(outs[0]).concat(outs, axis=1)
 
     def columns_along(self, v):
+        """``v^T [G_1, ..., G_k]`` (see :meth:`StructuredGaussian.columns_along`)."""
         return np.concatenate([part.columns_along(v) for part in self.parts])
 
     def column_norms_squared(self):
+        """Squared column norms of every part, side by side."""
         return np.concatenate([part.column_norms_squared() for part in self.parts])
 
     def materialize(self):
+        """The dense ``[G_1, ..., G_k]`` (float64; small ``input_dim`` only)."""
         return self.transform(np.eye(self.input_dim))

@@ -13,7 +13,7 @@ pooling layers need (just ``o = 0`` without pooling).
 
 import math
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import scipy.sparse as sp
@@ -24,7 +24,7 @@ from ._estimator import allocate_with_overhead
 from ._scaling import rescale_rows, unit_scale_rows
 from ._subsample import subsample_rows
 from .activations import get_activation
-from .sketching import SRHT, PolySketch, TensorSRHT, fast_len
+from .sketching import SRHT, PolySketch, TensorSRHT, fast_len, leverage_scale
 from .steps import (
     CONTROL_DEGREE,
     CommonPart,
@@ -734,10 +734,8 @@ def plan_monte_carlo(activation, planner):
     G = _monte_carlo_directions(planner, index, in_dim, (m, columns - m), dtype)
     weights, factor = None, 1.0
     if planner.leverage:  # each direction kept, radius redrawn (as leverage_radii does)
-        norms = np.sqrt(G.column_norms_squared())
-        norms[norms == 0] = 1.0
-        radius_sq = planner.rng.chisquare(in_dim + 2, size=G.shape[1])
-        G = G.with_column_scale(np.sqrt(radius_sq) / norms)
+        scale, radius_sq = leverage_scale(G.column_norms_squared(), in_dim, planner.rng)
+        G = G.with_column_scale(scale)
         weights = np.sqrt(in_dim / radius_sq[:m])
         # E|g| = sqrt(2) Gamma((D + 1)/2) / Gamma(D/2) for g ~ N(0, I_D)
         log_mean_norm = 0.5 * math.log(2.0) + math.lgamma((in_dim + 1) / 2)
@@ -835,8 +833,7 @@ def _share_spectrum(compress, tensor):
     sketch = None
     if compress.direction is not None:
         sketch = srht.transform(compress.direction[None, :])[0]
-    return PartialCompress(compress.exact, compress.rest, srht, compress.direction, sketch,
-                           shares_spectrum=True)
+    return replace(compress, direction_sketch=sketch, shares_spectrum=True)
 
 
 def _series_layout(dims, exact, extra, common):
@@ -895,7 +892,7 @@ def _plan_compress(rows, direction, width, rng):
     srht.signs_[exact] = 0.0  # the exact columns stay out of the sketch, with no column copy
     if has_dir:
         sketch = srht.transform(v[None, :])[0]
-    return PartialCompress(exact, rest, srht, v, sketch)
+    return PartialCompress(exact, srht, v, sketch)
 
 
 def _account(planner, work, in_dim, out_phi, t_dim):

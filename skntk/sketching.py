@@ -51,7 +51,7 @@ from ._backend import dct2, device_constant, get_namespace, is_numpy_namespace
 from ._structured import StructuredGaussian
 
 __all__ = ["SRHT", "CountSketch", "TensorSRHT", "TensorSketch", "PolySketch", "fast_len",
-           "StructuredGaussian",
+           "StructuredGaussian", "leverage_scale",
            "sample_leverage_gaussian", "leverage_radii"]
 
 
@@ -950,11 +950,32 @@ def leverage_radii(g, rng):
     >>> bool(np.allclose((w**2).sum(axis=0), r2))
     True
     """
-    norms = np.sqrt(np.einsum("ij,ij->j", g, g, dtype=np.float64))
-    norms[norms == 0] = 1.0
-    radius_sq = rng.chisquare(g.shape[0] + 2, size=g.shape[1])
-    g *= (np.sqrt(radius_sq) / norms).astype(g.dtype)[None, :]
+    scale, radius_sq = leverage_scale(np.einsum("ij,ij->j", g, g, dtype=np.float64),
+                                      g.shape[0], rng)
+    g *= scale.astype(g.dtype)[None, :]
     return g, radius_sq
+
+
+def leverage_scale(norms_squared, dim, rng):
+    """Column scales that give columns of squared norms ``norms_squared`` (in ``R^dim``)
+    independent leverage radii, ``r^2 ~ chi^2(dim + 2)``, keeping their directions: the
+    rescaling of :func:`leverage_radii`, for columns that are not a dense matrix (the
+    structured directions of :class:`skntk.steps.GaussianProjection`).
+
+    Returns ``(scale, radius_sq)``, ``scale = r / |g|`` (1 / |g| read as 1 for a zero column).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skntk.sketching import leverage_scale
+    >>> scale, r2 = leverage_scale(np.array([4.0, 9.0]), 3, np.random.RandomState(0))
+    >>> bool(np.allclose(scale**2 * [4.0, 9.0], r2))
+    True
+    """
+    norms = np.sqrt(np.asarray(norms_squared, dtype=np.float64))
+    norms[norms == 0] = 1.0
+    radius_sq = rng.chisquare(dim + 2, size=norms.shape[0])
+    return np.sqrt(radius_sq) / norms, radius_sq
 
 
 def _generator(rng):

@@ -330,7 +330,7 @@ class PartialCompress:
     """Unbiased compression of NTK features ``psi`` for the ``r'_0`` part of an activation step.
 
     ``psi -> [psi[:, exact], <psi_R, v>, S(psi_R) - <psi_R, v> S(v)]``, with ``psi_R`` the
-    columns not in ``exact`` and ``S`` an :class:`~skntk.sketching.SRHT`: so
+    other columns and ``S`` an :class:`~skntk.sketching.SRHT`: so
     ``E <C(psi), C(psi')> = <psi, psi'>``. The planner keeps the columns with the most energy
     on the training subsample exact (e.g. the input block, which passes through the network
     exactly) and compresses the many low-energy ones, where an SRHT costs least; the unit
@@ -340,11 +340,9 @@ class PartialCompress:
     ----------
     exact : ndarray of int
         Columns passed through unchanged.
-    rest : ndarray of int
-        Columns compressed by ``srht``.
     srht : SRHT
         ``S``, over ``psi``'s full width with zero signs on the ``exact`` columns: the SRHT
-        of ``psi_R`` zero-padded, computed without copying the ``rest`` columns out.
+        of ``psi_R`` zero-padded, computed without copying its columns out.
     direction : ndarray or None
         ``v`` (unit, ``psi``'s full width, zero on ``exact``), or ``None``.
     direction_sketch : ndarray or None
@@ -362,13 +360,12 @@ class PartialCompress:
     >>> from skntk.steps import PartialCompress
     >>> S = SRHT(65, 16, 0)
     >>> S.signs_[0] = 0.0  # column 0 is kept exact, out of the sketch
-    >>> C = PartialCompress(np.array([0]), np.arange(1, 65), S, None, None)
+    >>> C = PartialCompress(np.array([0]), S, None, None)
     >>> C.transform(np.ones((3, 65))).shape
     (3, 17)
     """
 
     exact: np.ndarray
-    rest: np.ndarray
     srht: SRHT
     direction: np.ndarray | None
     direction_sketch: np.ndarray | None
@@ -548,6 +545,7 @@ class GaussianProjection:
                                   np.asarray(deltas, dtype=np.float64))
 
     def with_column_scale(self, scale):
+        """The projection with its columns scaled by ``scale`` (``c``)."""
         return GaussianProjection(self.base, self.directions, self.deltas,
                                   np.asarray(scale, dtype=np.float64))
 
@@ -667,15 +665,7 @@ class HermiteStep:
     compress: PartialCompress | None
     mc_derivative: GaussianProjection | None
     widths: tuple
-    _cache: dict = field(default_factory=dict, repr=False, compare=False)
     common_tensor: CommonTensor | None = None
-
-    def __getstate__(self):  # the per-dtype casts are rebuilt on demand, not pickled
-        return {k: v for k, v in self.__dict__.items() if k != "_cache"}
-
-    def __setstate__(self, state):
-        for key, value in {**state, "_cache": {}}.items():
-            object.__setattr__(self, key, value)
 
     def _blocks(self, U, xp):
         Q = self.poly.transform(U) if self.poly is not None else []

@@ -107,10 +107,13 @@ def test_float32_in_float32_out(small_data):
 
 @pytest.mark.parametrize("fmt", ["csr", "csc"])
 @pytest.mark.parametrize("kernel", ["ntk", "nngp"])
-def test_sparse_equals_dense(fmt, kernel):
+@pytest.mark.parametrize("d, m", [(30, 64), (1100, 320)])  # 1100: structured first layer
+def test_sparse_equals_dense(fmt, kernel, d, m):
     rng = np.random.default_rng(1)
-    X = rng.standard_normal((15, 30)) * (rng.random((15, 30)) < 0.2)
-    est = NTKRandomFeatures(64, depth=2, kernel=kernel, bias_std=0.2, random_state=0).fit(X)
+    X = rng.standard_normal((15, d)) * (rng.random((15, d)) < 0.2)
+    est = NTKRandomFeatures(m, depth=2, kernel=kernel, bias_std=0.2, random_state=0).fit(X)
+    structured = type(est.plan_.steps[1].mc_derivative.base).__name__ == "StackedGaussian"
+    assert structured == (d > 1024)
     Zs = est.transform(sp.csr_matrix(X).asformat(fmt))
     np.testing.assert_allclose(Zs, est.transform(X), rtol=1e-10, atol=1e-12)
     est_s = clone(est).fit(sp.csr_matrix(X).asformat(fmt))
