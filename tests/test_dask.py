@@ -82,6 +82,11 @@ TRANSFORMERS = {
     ),
     "NNGPSketch": (lambda: NNGPSketch(N_COMPONENTS, activation="erf", random_state=0), "rows"),
     "NTKRandomFeatures": (lambda: NTKRandomFeatures(N_COMPONENTS, random_state=0), "rows"),
+    # hidden layer wider than 1024: StructuredGaussian directions, pickled to the workers
+    "NTKRandomFeatures-structured": (
+        lambda: NTKRandomFeatures(1536, depth=2, random_state=0),
+        "rows",
+    ),
     "NeuralKernelFeatures": (
         lambda: NeuralKernelFeatures(
             [Dense(1.0, 0.1), Nonlinearity("gelu"), Dense()],
