@@ -962,7 +962,7 @@ def leverage_scale(norms_squared, dim, rng):
     rescaling of :func:`leverage_radii`, for columns that are not a dense matrix (the
     structured directions of :class:`skntk.steps.GaussianProjection`).
 
-    Returns ``(scale, radius_sq)``, ``scale = r / |g|`` (1 / |g| read as 1 for a zero column).
+    Returns ``(scale, radius_sq)``, ``scale = r / |g|`` (``r`` for a zero column).
 
     Examples
     --------
