@@ -39,6 +39,7 @@ transpose, no padding copy; the DCT runs 1.5-3x faster there), then gather colum
 results are C-ordered. Either way they are ordinary ``(n, m)`` arrays.
 """
 
+import math
 import numbers
 
 import numpy as np
@@ -494,6 +495,25 @@ class TensorSRHT:
     The variance falls like ``1/m``. Every ``m >= 1`` is allowed; beyond ``N_1 N_2``, pairs
     are repeated as in :class:`SRHT`. Cost per row: one DCT of each input and ``O(m)``.
 
+    **Common directions** (:meth:`flatten_along`). When the rows ``a`` share a unit
+    direction ``v`` (``a = e v + a_perp``, ``e = <a, v>``, most of the energy in ``e v``), the
+    mixed coordinates ``(H_1 D_1 v)_i``, of different sizes, make the large part
+    ``e e' <b, b'>`` noisy. The flattened sketch mixes ``v`` by the flat vector
+    ``1 / sqrt(N_1)`` instead, and likewise a direction ``w`` of the second factor:
+
+    .. math:: \tilde T(a, b)_t = \sqrt{N_1 N_2 / m}\,
+              \big((H_1 D_1 a_\perp)_{i_t} + e / \sqrt{N_1}\big)
+              \big((H_2 D_2 b_\perp)_{j_t} + f / \sqrt{N_2}\big) ,
+
+    so ``e v (x) b`` is sketched by a plain SRHT of ``b`` and ``e f v (x) w`` exactly. It stays
+    unbiased for all fixed inputs: over the signs ``D_1``, ``(H_1 D_1 a_perp)_i`` has mean 0,
+    and over a uniform ``i``, ``N_1 (H_1 D_1 a_perp)_i (H_1 D_1 a'_perp)_i`` has mean
+    ``<a_perp, a'_perp>``, which plus ``e e'`` is ``<a, a'>`` (``a_perp`` is orthogonal to
+    ``v``); the same holds for the second factor, independently. The sketch stays bilinear.
+    On 600 digits (a ReLU-with-bias NTK, depth 2, 8192 columns) the centred error falls from
+    .092 to .082 (the raw one from .0034 to .0030); in the first layer alone, where ``a`` are
+    the inputs and ``b`` Monte-Carlo derivative features, from .089 to .075.
+
     Parameters
     ----------
     dim1, dim2 : int
@@ -528,6 +548,50 @@ class TensorSRHT:
         self.signs1_ = _random_signs(rng, self.dim1)
         self.signs2_ = _random_signs(rng, self.dim2)
         self.plan_ = _pair_plan(rng, self.fft_len1, 0, self.fft_len2, 0, self.output_dim)
+        self.flat_first_ = None
+        self.flat_second_ = None
+
+    def flatten_along(self, first=None, second=None):
+        """Mix the factors' components along common directions flat (see above), in place.
+
+        Parameters
+        ----------
+        first : array of shape (dim1,), optional
+            ``v``: nonzero, normalized here.
+        second : array of shape (dim2,), optional
+            ``w``: nonzero, normalized here.
+
+        Returns
+        -------
+        self : TensorSRHT
+        """
+        if first is not None:
+            self.flat_first_ = self._flat(first, self.dim1, self.signs1_, self.fft_len1, 0)
+        if second is not None:
+            self.flat_second_ = self._flat(second, self.dim2, self.signs2_, self.fft_len2, 1)
+        return self
+
+    def _flat(self, direction, dim, signs, N, factor):
+        """``(v, c)``: the unit direction and the change of its sampled coordinates."""
+        v = np.asarray(direction, dtype=np.float64).reshape(-1)
+        if v.shape != (dim,) or not np.all(np.isfinite(v)) or not np.any(v):
+            raise ValueError(f"a direction must be a finite nonzero vector of length {dim}.")
+        v = v / np.linalg.norm(v)
+        mixed = _row_spectra(v[None, :], signs, N)[0]
+        return v, mixed[self.plan_[factor]] - 1.0 / math.sqrt(N)
+
+    @staticmethod
+    def _flattened(sampled, X, flat, xp, is_np):
+        """``sampled - e c^T`` with ``e = X v`` (``flat = (v, c)``); ``sampled`` unchanged
+        without a flattening."""
+        if flat is None:
+            return sampled
+        v, c = flat
+        if is_np:
+            e = np.asarray(X @ v.astype(X.dtype, copy=False)).reshape(-1, 1)
+            return sampled - e.astype(sampled.dtype, copy=False) * c.astype(sampled.dtype)
+        e = xp.reshape(X @ _on(v, X, is_np), (-1, 1))
+        return sampled - e * _on(c, sampled, is_np)[None, :]
 
     def transform(self, A, B):
         """Sketch the row-wise tensor products ``A[r] (x) B[r]``.
@@ -548,14 +612,20 @@ class TensorSRHT:
         if A.shape[0] != B.shape[0]:
             raise ValueError(f"A and B have {A.shape[0]} and {B.shape[0]} rows.")
         if is_np:
-            return self._from_spectrum(_row_spectra(A, self.signs1_, self.fft_len1), B)
+            return self._from_spectrum(_row_spectra(A, self.signs1_, self.fft_len1), B, A)
         AT = _rows_last(A, xp, is_np)
         BT = _rows_last(B, xp, is_np)
         if BT.dtype != AT.dtype:
             BT = BT.astype(AT.dtype) if is_np else xp.astype(BT, AT.dtype)
         Za = _dct(AT * _column(self.signs1_, AT, is_np), self.fft_len1, xp, is_np)
         Zb = _dct(BT * _column(self.signs2_, BT, is_np), self.fft_len2, xp, is_np)
-        return _rows_first(_apply_pair(Za, Zb, self.plan_, xp, is_np), xp, is_np)
+        ia, ib, scale = self.plan_
+        first = _rows_first(_take_rows(Za, ia, xp, is_np), xp, is_np)
+        first = self._flattened(first, A, self.flat_first_, xp, is_np)
+        second = _rows_first(_take_rows(Zb, ib, xp, is_np), xp, is_np)
+        second = self._flattened(second, BT.T if is_np else xp.permute_dims(BT, (1, 0)),
+                                 self.flat_second_, xp, is_np)
+        return first * second * _on(scale, first, is_np)[None, :]
 
 
     def _spectrum(self, A):
@@ -563,13 +633,16 @@ class TensorSRHT:
         A, _, is_np = _prepare(A, self.dim1, name="A")
         return _row_spectra(A, self.signs1_, self.fft_len1) if is_np else None
 
-    def _from_spectrum(self, Za, B):
-        """The sketch from the rows' NumPy ``H_1 D_1 a`` and the second factor ``B``."""
+    def _from_spectrum(self, Za, B, A=None):
+        """The sketch from the rows' NumPy ``H_1 D_1 a``, the second factor ``B`` and, when
+        flattened, the first factor ``A``."""
         B, _, _ = _prepare(B, self.dim2, name="B")
         Zb = _row_spectra(B.astype(Za.dtype, copy=False), self.signs2_, self.fft_len2)
         ia, ib, scale = self.plan_
-        out = np.take(Za, ia, axis=1, mode="clip")
-        out *= np.take(Zb, ib, axis=1, mode="clip")
+        out = self._flattened(np.take(Za, ia, axis=1, mode="clip"), A, self.flat_first_, np,
+                              True)
+        out *= self._flattened(np.take(Zb, ib, axis=1, mode="clip"), B, self.flat_second_, np,
+                               True)
         out *= scale.astype(out.dtype, copy=False)
         return out
 

@@ -721,9 +721,10 @@ class HermiteStep:
         psi = None if parts[0].psi is None else _vcat([part.psi for part in parts], xp)
         return Features(phi, psi, feats.shape, feats.variances)
 
-    def _transform_rows(self, phi, psi_in, q, coefs, feats):
+    def _layer_rows(self, phi, q, coefs):
+        """The new ``phi`` of some rows, with what the NTK part needs:
+        ``(phi_new, (z, blocks, scale, like, xp))``."""
         xp = np if sp.issparse(phi) else get_namespace(phi)
-        want_ntk = self.tensor is not None
         norms = _row_norms(phi)
         inv = np.where(norms > 0, 1.0 / np.where(norms > 0, norms, 1.0), 0.0)
         U = _scale_rows(phi, _on(inv, phi))
@@ -733,10 +734,41 @@ class HermiteStep:
         if self.mc_derivative is not None:
             z = self._projection(U, scale, like)
         phi_new, blocks = self._phi(U, coefs, z, like, xp)
+        return phi_new, (z, blocks, scale, like, xp)
+
+    def _transform_rows(self, phi, psi_in, q, coefs, feats):
+        phi_new, (z, blocks, scale, like, xp) = self._layer_rows(phi, q, coefs)
         psi = None
-        if want_ntk and psi_in is not None:
+        if self.tensor is not None and psi_in is not None:
             psi = self._tensor(psi_in, z, blocks, coefs[1], like, xp, scale)
         return Features(phi_new, psi, feats.shape, feats.variances)
+
+    def _derivative_rest(self, feats):
+        """The second factor ``b`` of the tensor sketch ``T(psi, b)`` on the rows of
+        ``feats`` (a step with the ``r'_0`` split): the derivative's rest. The planner reads
+        its common direction (:meth:`skntk.sketching.TensorSRHT.flatten_along`).
+
+        Parameters
+        ----------
+        feats : Features
+            The step's input.
+
+        Returns
+        -------
+        b : array of shape (rows, tensor.dim2)
+        """
+        q = feats.variances[self.index].reshape(-1)
+        coefs = self._coefficients(q, True)
+        _, (z, blocks, scale, like, xp) = self._layer_rows(feats.phi, q, coefs)
+        return self._rest(z, blocks, coefs[1], like, xp, scale)
+
+    def _rest(self, z, blocks, coef, like, xp, s):
+        """The derivative's rest beyond its mean ``r'_0``: Monte Carlo when the step has
+        Gaussian directions, else its sketched series ``[r'_1 B_1, ..., r'_p B_p]``."""
+        if z is not None:  # Monte-Carlo rest, centred on its exact mean
+            return self._monte_carlo_rest(z, blocks, _on(coef[:, :1], like), s, like, xp)
+        rest = weighted_blocks(blocks, _on(coef, like), xp)[:, 1:]
+        return np.ascontiguousarray(rest) if isinstance(rest, np.ndarray) else rest
 
     def _monte_carlo_rest(self, z, blocks, mean, s, like, xp):
         r"""The derivative's rest ``act'(z) - r'_0``, by Monte Carlo over the ``m`` columns of
@@ -777,19 +809,13 @@ class HermiteStep:
             dphi = weighted_blocks(blocks, _on(coef, like), xp)
             return self.tensor.transform(psi, dphi)
         mean = _on(coef[:, :1], like)  # r'_0(s) = E[act'(s g)]
-        if z is not None:  # Monte-Carlo rest, centred on its exact mean
-            rest = self._monte_carlo_rest(z, blocks, mean, s, like, xp)
-        else:
-            dphi = weighted_blocks(blocks, _on(coef, like), xp)
-            rest = dphi[:, 1:]
-            if isinstance(rest, np.ndarray):
-                rest = np.ascontiguousarray(rest)
+        rest = self._rest(z, blocks, coef, like, xp, s)
         if self.compress is None:
             psi_mean, sketch = psi, self.tensor.transform(psi, rest)
         elif self.compress.shares_spectrum and isinstance(psi, np.ndarray):
             spectrum = self.tensor._spectrum(psi)  # one DCT of psi for both sketches
             psi_mean = self.compress.transform(psi, like, xp, spectrum=spectrum)
-            sketch = self.tensor._from_spectrum(spectrum, rest)
+            sketch = self.tensor._from_spectrum(spectrum, rest, psi)
         else:
             psi_mean = self.compress.transform(psi, like, xp)
             sketch = self.tensor.transform(psi, rest)
