@@ -534,7 +534,7 @@ def plan_activation(activation, planner):
                 "StandardScaler), or use the Monte-Carlo strategy (method='auto' or "
                 "strategy='monte_carlo')", TruncationWarning, stacklevel=2)
     plan = plan_monte_carlo if strategy == "monte_carlo" else plan_hermite
-    return _flatten_rest(planner, plan(activation, planner))
+    return _flatten_common_directions(planner, plan(activation, planner))
 
 
 def _one_row_per_input(planner):
@@ -547,18 +547,22 @@ def _one_row_per_input(planner):
     return h * w == 1
 
 
-def _flatten_rest(planner, step):
-    """``step`` with its tensor sketch's second factor (the derivative's rest) flattened
-    along the rest's common direction on the training subsample, when pronounced
-    (:meth:`~skntk.sketching.TensorSRHT.flatten_along`); the exact common part is
-    re-derived from the flattened sketch."""
+def _flatten_common_directions(planner, step):
+    """``step`` with its tensor sketch ``T(psi, b)`` flattened along the common directions of
+    its two factors on the training subsample, where pronounced: psi's mean direction (also
+    the exact :class:`~skntk.steps.CommonTensor`'s) and that of the derivative's rest ``b``
+    (:meth:`~skntk.sketching.TensorSRHT.flatten_along`). The exact common part is re-derived
+    from the flattened sketch. Fully connected layers only (:func:`_one_row_per_input`)."""
     if step.tensor is None or not step.split or not _one_row_per_input(planner):
         return step
-    rows = np.asarray(to_numpy(step._derivative_rest(planner._sample)), dtype=np.float64)
-    w = _mean_direction(rows, None)
-    if np.linalg.norm(w) < _MEAN_DIRECTION_MIN:
+    first, _ = _psi_direction(np.asarray(planner._sample.psi, dtype=np.float64))
+    rest = np.asarray(to_numpy(step._derivative_rest(planner._sample)), dtype=np.float64)
+    second = _mean_direction(rest, None)
+    if np.linalg.norm(second) < _MEAN_DIRECTION_MIN:
+        second = None
+    if first is None and second is None:
         return step
-    step.tensor.flatten_along(second=w)
+    step.tensor.flatten_along(first=first, second=second)
     common = step.common_tensor
     if common is None:
         return step
@@ -846,8 +850,6 @@ def _plan_tensor(planner, rd, t_dim, out_phi, in_dim, monte_carlo, series=None):
     rest_dim = t_dim - mean_dim
     exact = len(columns) if direction is not None and rest_dim - len(columns) >= 8 else 0
     tensor = TensorSRHT(psi_dim, dphi_dim, rest_dim - exact, rng)
-    if direction is not None and _one_row_per_input(planner):
-        tensor.flatten_along(first=direction)
     common = CommonTensor.build(tensor, direction, columns) if exact else None
     if compress is not None and not len(compress.exact):
         compress = _share_spectrum(compress, tensor)

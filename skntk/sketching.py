@@ -397,13 +397,13 @@ class SRHT:
             out = out * self.scale_
         return _rows_first(out, xp, is_np)
 
-
     def _from_spectrum(self, Z):
         """The sketch from NumPy rows-first ``H D x`` (shared with a TensorSRHT of the same
         signs and length: :class:`skntk.steps.HermiteStep`)."""
         out = np.take(Z, self.index_, axis=1, mode="clip")
         out *= out.dtype.type(self.scale_)
         return out
+
 
 class CountSketch:
     r"""CountSketch: hash each input coordinate to one of ``m`` buckets with a random sign.
@@ -626,10 +626,9 @@ class TensorSRHT:
         first = _rows_first(_take_rows(Za, ia, xp, is_np), xp, is_np)
         first = self._flattened(first, A, self.flat_first_, xp, is_np)
         second = _rows_first(_take_rows(Zb, ib, xp, is_np), xp, is_np)
-        second = self._flattened(second, BT.T if is_np else xp.permute_dims(BT, (1, 0)),
-                                 self.flat_second_, xp, is_np)
+        second = self._flattened(second, _rows_first(BT, xp, is_np), self.flat_second_, xp,
+                                 is_np)
         return first * second * _on(scale, first, is_np)[None, :]
-
 
     def _spectrum(self, A):
         """NumPy rows-first ``H_1 D_1 a`` of the rows of ``A`` (checked like ``transform``)."""
@@ -648,6 +647,7 @@ class TensorSRHT:
                                True)
         out *= scale.astype(out.dtype, copy=False)
         return out
+
 
 class TensorSketch:
     r"""TensorSketch of two vectors (Pham and Pagh, 2013): a CountSketch of ``a (x) b``.
@@ -1038,7 +1038,21 @@ def leverage_scale(norms_squared, dim, rng):
     rescaling of :func:`leverage_radii`, for columns that are not a dense matrix (the
     structured directions of :class:`skntk.steps.GaussianProjection`).
 
-    Returns ``(scale, radius_sq)``, ``scale = r / |g|`` (``r`` for a zero column).
+    Parameters
+    ----------
+    norms_squared : array of shape (m,)
+        ``|g_j|^2`` of the columns.
+    dim : int
+        Their dimension ``D``.
+    rng : RandomState
+        Source of the radii.
+
+    Returns
+    -------
+    scale : ndarray of shape (m,)
+        ``r_j / |g_j|`` (``r_j`` for a zero column).
+    radius_sq : ndarray of shape (m,)
+        ``r_j^2``.
 
     Examples
     --------

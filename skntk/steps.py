@@ -469,8 +469,7 @@ class GaussianProjection:
     rank-``k`` term replaces the columns' components along the rows' common directions ``V``
     by stratified values (see :func:`skntk.planning.plan_monte_carlo`), and ``c`` rescales the
     columns (leverage sampling) or is ``None``. Each column stays exactly Gaussian (or exactly
-    of the leverage
-    law), so the Monte-Carlo features stay unbiased.
+    of the leverage law), so the Monte-Carlo features stay unbiased.
 
     Attributes
     ----------
