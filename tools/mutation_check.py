@@ -105,6 +105,18 @@ MUTATIONS: tuple[Mutation, ...] = (
              "i, j = np.divmod(_sample_coordinates(rng, population, m), len_b)",
              "i, j = np.divmod(_sample_coordinates(rng, population, m), len_a)",
              ("tests/test_sketching.py",), "TensorSRHT pairs decoded with the wrong length"),
+    Mutation("tensorsrht-flat-vector-x0.9", "sketch", "skntk/sketching.py",
+             "return v, mixed[self.plan_[factor]] - 1.0 / math.sqrt(N)",
+             "return v, mixed[self.plan_[factor]] - 0.9 / math.sqrt(N)",
+             ("tests/test_sketching.py",),
+             "flattened TensorSRHT: the flat vector 10% short (biased along the direction)"),
+    Mutation("flatten-second-factor-with-first", "sketch", "skntk/sketching.py",
+             "out *= self._flattened(np.take(Zb, ib, axis=1, mode=\"clip\"), B, "
+             "self.flat_second_, np,",
+             "out *= self._flattened(np.take(Zb, ib, axis=1, mode=\"clip\"), A, "
+             "self.flat_second_, np,",
+             ("tests/test_sketching.py",),
+             "flattened TensorSRHT: the second factor's coordinate read from the first factor"),
     Mutation("tensorsketch-scale-x1.025", "sketch", "skntk/sketching.py",
              "spectrum = _rfft_rows(Ca, xp, is_np) * _rfft_rows(Cb, xp, is_np)",
              "spectrum = 1.025 * _rfft_rows(Ca, xp, is_np) * _rfft_rows(Cb, xp, is_np)",
@@ -132,6 +144,18 @@ MUTATIONS: tuple[Mutation, ...] = (
              "out.append(_fold_tail(rd * np.r_[1.0, 1.5, np.ones(extra - 1)], "
              "np.asarray(e_der), degree))",
              (_FC_TESTS,), "derivative Hermite coefficient r'_1 scaled by 1.5"),
+    Mutation("flatten-common-directions-off", "sketch", "skntk/planning.py",
+             "    step.tensor.flatten_along(first=first, second=second)\n",
+             "    step.tensor.flatten_along()\n",
+             (_FC_TESTS, _RF_TESTS),
+             "fully connected tensor sketches not flattened (a variance regression on digits)"),
+    Mutation("flatten-stale-common-tensor", "sketch", "skntk/planning.py",
+             "    return replace(step, common_tensor=CommonTensor.build(step.tensor, "
+             "common.direction,\n",
+             "    return step; replace(step, common_tensor=CommonTensor.build(step.tensor, "
+             "common.direction,\n",
+             (_FC_TESTS,),
+             "CommonTensor's correction left from the unflattened sketch (biased)"),
     Mutation("cntk-hermite-coef-r1-x1.5", "sketch", "skntk/steps.py",
              "        coefs = self._coefficients(q, self.tensor is not None)  # once: their cost "
              "has a floor\n",
