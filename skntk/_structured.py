@@ -73,14 +73,13 @@ reordering) and use ``xp.fft.fft``; both give the same ``G`` up to rounding. The
 host NumPy, drawn in ``__init__`` and copied to the input's device once.
 """
 
-import numbers
 
 import numpy as np
 import scipy.fft
 import scipy.sparse as sp
 from sklearn.utils import check_random_state
 
-from skntk._backend import dct2, device_constant, get_namespace, is_numpy_namespace
+from skntk._backend import dct2, device_constant, get_namespace
 
 __all__ = ["StructuredGaussian"]
 
@@ -90,14 +89,6 @@ __all__ = ["StructuredGaussian"]
 _FOLD = 4
 # Rows per chunk are chosen so that one chunk's buffers stay around this many bytes (in cache).
 _CHUNK_BYTES = 1 << 22
-
-
-def _check_dim(value, name):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an integer; got {value!r} of type {type(value).__name__}")
-    if value < 1:
-        raise ValueError(f"{name} must be >= 1; got {value}")
-    return int(value)
 
 
 def _largest_fast_len(n):
@@ -178,6 +169,8 @@ class StructuredGaussian:
     """
 
     def __init__(self, input_dim, output_dim, rng=None):
+        from .sketching import _check_dim  # the sketches' one rule (sketching imports this)
+
         D = _check_dim(input_dim, "input_dim")
         m = _check_dim(output_dim, "output_dim")
         rng = check_random_state(rng)
@@ -244,22 +237,13 @@ class StructuredGaussian:
         Z : array of shape (n_samples, output_dim)
             ``Z[i, j] = <X[i], g_j>``, in the namespace and floating dtype of ``X``.
         """
-        if sp.issparse(X):
-            X = X.toarray()
-        xp = get_namespace(X)
-        if is_numpy_namespace(xp):
-            X = np.asarray(X)
-            if np.iscomplexobj(X):
-                raise TypeError(f"X must be real; got dtype {X.dtype}")
-            dtype = np.float32 if X.dtype == np.float32 else np.float64
-            X = np.ascontiguousarray(X, dtype=dtype)
-            self._check_shape(X.shape)
+        from .sketching import _prepare  # the sketches' one input rule (sketching imports this)
+
+        X, xp, is_np = _prepare(X, self.input_dim)
+        if is_np:
+            X = X.toarray() if sp.issparse(X) else np.ascontiguousarray(X)
             return self._transform_numpy(X)
-        if xp.isdtype(X.dtype, "complex floating"):
-            raise TypeError(f"X must be real; got dtype {X.dtype}")
-        self._check_shape(tuple(X.shape))
-        dtype = xp.float32 if X.dtype == xp.float32 else xp.float64
-        return self._transform_xp(xp.astype(X, dtype), xp)
+        return self._transform_xp(X, xp)
 
     def columns_along(self, v):
         """``v^T G`` for one vector ``v``: the projections of ``v`` on every column.
@@ -310,18 +294,6 @@ class StructuredGaussian:
         return self.transform(np.eye(self.input_dim))
 
     # -- internals --------------------------------------------------------------------------
-    def _check_shape(self, shape):
-        if len(shape) != 2:
-            raise ValueError(
-                f"X must be 2-d of shape (n_samples, {self.input_dim}); got shape {shape}"
-            )
-        if shape[1] != self.input_dim:
-            raise ValueError(
-                f"X has {shape[1]} features, but this projection expects "
-                f"{self.input_dim} (input_dim); pass rows of length "
-                f"{self.input_dim}"
-            )
-
     def _host(self, dtype):
         """Signs and weights cast to ``dtype`` / its complex twin, cached per dtype."""
         key = np.dtype(dtype).str

@@ -94,10 +94,12 @@ def fast_len(dim):
 
 
 def _prepare(X, input_dim, name="X"):
-    """Check the shape of ``X`` and give it a real floating dtype.
+    """Check the shape of ``X`` and give it a real floating dtype (complex input raises).
 
     Returns ``(X, xp, is_np)``. SciPy sparse input stays sparse (CSR).
     """
+    if _is_complex(X):
+        raise ValueError(f"{name} must be real, got dtype {X.dtype}.")
     if sp.issparse(X):
         if X.dtype not in (np.float32, np.float64):
             X = X.astype(np.float64)
@@ -120,6 +122,12 @@ def _prepare(X, input_dim, name="X"):
     if X.shape[1] != input_dim:
         raise ValueError(f"{name} has {X.shape[1]} features, expected {input_dim}.")
     return X, xp, is_np
+
+
+def _is_complex(X):
+    if sp.issparse(X) or isinstance(X, np.ndarray) or not hasattr(X, "__array_namespace__"):
+        return np.iscomplexobj(X)
+    return get_namespace(X).isdtype(X.dtype, "complex floating")
 
 
 def _rows_last(X, xp, is_np):

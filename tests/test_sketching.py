@@ -795,6 +795,14 @@ def test_invalid_inputs():
         TensorSketch(2, 3, 4, rng=0).transform(np.ones((2, 2)), np.ones((3, 3)))
     with pytest.raises(ValueError, match="output_dims"):
         PolySketch(4, 3, [2, 3], rng=0)
+    # complex input raises (a cast would drop the imaginary part)
+    Xc = np.ones((2, 4)) * (1 + 1j)
+    with pytest.raises(ValueError, match="X must be real"):
+        SRHT(4, 3, rng=0).transform(Xc)
+    with pytest.raises(ValueError, match="X must be real"):
+        PolySketch(4, 2, 3, rng=0).transform(sp.csr_matrix(Xc))
+    with pytest.raises(ValueError, match="B must be real"):
+        TensorSRHT(4, 4, 3, rng=0).transform(np.ones((2, 4)), Xc)
 
 
 # --------------------------------------------------------------------------------------------
