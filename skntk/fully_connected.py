@@ -130,7 +130,8 @@ _PARAMS_DOC = """
         (:class:`skntk.steps.MonteCarloStep`); see ``strategies_``.
     internal_components : int or "auto", default="auto"
         Hermite method: columns of the intermediate layers' features ("auto":
-        ``n_components``).
+        ``n_components``; activations with a continuous derivative, such as gelu, keep 3/4
+        as many NTK tensor columns there).
     random_state : int, RandomState instance or None, default=None
         Seeds every random sketch (drawn in ``fit``).
     batch_size : int or "auto", default="auto"

@@ -278,7 +278,8 @@ class NeuralKernelFeatures(NetworkFeatureMap):
     internal_components : int or "auto", default="auto"
         NNGP (and NTK tensor) columns of intermediate activation layers. ``"auto"``:
         ``n_components`` for fully connected networks, ``max(128, n_components // 16)`` per
-        pixel for image networks.
+        pixel for image networks. Fully connected Hermite layers of activations with a
+        continuous derivative (gelu, erf, ...) keep 3/4 as many tensor columns.
     random_state : int, RandomState instance or None, default=None
     batch_size : int or "auto", default="auto"
         Inputs per batch of ``transform`` ("auto": about 128 MB of intermediates).
