@@ -4,6 +4,7 @@ import math
 import numbers
 import sys
 import time
+from contextlib import nullcontext
 
 import numpy as np
 import scipy.sparse as sp
@@ -17,6 +18,7 @@ from sklearn.utils._param_validation import (
     validate_parameter_constraints,
 )
 from sklearn.utils.validation import check_is_fitted, validate_data
+from threadpoolctl import threadpool_limits
 
 from . import _dask
 from ._backend import device, foreign_namespace, get_namespace, is_numpy_namespace
@@ -205,10 +207,16 @@ class FeatureMapMixin(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             return Z
 
         n_jobs = self.n_jobs if numpy_out else None  # one device: its own parallelism
-        Parallel(n_jobs=n_jobs, prefer="threads")(
-            delayed(run)(i, sl) for i, sl in enumerate(batches)
-        )
+        threads = self._blas_threads() if numpy_out else None
+        with (threadpool_limits(limits=threads, user_api="blas") if threads else nullcontext()):
+            Parallel(n_jobs=n_jobs, prefer="threads")(
+                delayed(run)(i, sl) for i, sl in enumerate(batches)
+            )
         return out
+
+    def _blas_threads(self):
+        """BLAS threads for ``transform`` on NumPy input (``None``: leave them as they are)."""
+        return None
 
     def _nonfinite_message(self, X):
         """Why a batch's features are not finite (subclasses name the layer)."""

@@ -282,6 +282,28 @@ def test_random_state(cls, config, gaussian_data):
     np.testing.assert_array_equal(est.fit(X).transform(X), est.fit(X).transform(X))
 
 
+def test_transform_leaves_the_blas_threads_as_it_found_them(gaussian_data):
+    # the layer-wise steps run with one BLAS thread (their products are thin), inside
+    # transform only: the process's settings are restored, also when transform raises, and
+    # the features are those of threaded BLAS up to rounding
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    def blas_threads():
+        return [lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"]
+
+    X = gaussian_data
+    est = NTKSketch(128, depth=2, activation="gelu", bias_std=0.5, random_state=0).fit(X)
+    with threadpool_limits(limits=2, user_api="blas"):
+        before = blas_threads()
+        Z = est.transform(X)
+        assert blas_threads() == before
+        with pytest.raises(ValueError, match="overflows"):  # raised inside a batch
+            est.transform(np.full_like(X[:2], 1e300))
+        assert blas_threads() == before
+    with threadpool_limits(limits=1, user_api="blas"):
+        np.testing.assert_allclose(est.transform(X), Z, rtol=1e-10, atol=1e-12)
+
+
 @pytest.mark.parametrize("cls", ESTIMATORS)
 @pytest.mark.parametrize("config", ["taylor", "hermite-gelu-bias"])
 def test_batching_and_threads_do_not_change_features(cls, config, gaussian_data, capsys):
