@@ -210,7 +210,8 @@ class NetworkFeatureMap(FeatureMapMixin):
     def _blas_threads(self):
         # Most of the layer-wise steps' BLAS products are thin (rows times a few directions),
         # and threaded BLAS only contends with the transforms' own threads: one thread takes
-        # NTKSketch(8192) gelu from 0.395 to 0.28-0.30 ms per row. Dense Gaussian projections
+        # NTKSketch(8192) gelu from 0.355-0.389 to 0.309-0.336 ms per row (medians, three
+        # interleaved runs). Dense Gaussian projections
         # (Monte-Carlo values or derivatives of wide rows) are full matrix products, which
         # gain from the threads (NTKRandomFeatures(12288): 0.55 against 0.66 ms per row)
         if any(_dense_projection(step) for step in self.plan_.steps):

@@ -503,8 +503,9 @@ _MC_TENSOR_WEIGHT = 1.5
 _MC_DERIVATIVE_WEIGHT = 2.0
 # inside a fully connected network, a derivative given by its sketched series (gelu, erf, ...)
 # gets 3/4 of internal_components tensor columns: the next layer compresses the wider NTK
-# features anyway (measured, gelu with bias 0.5, depth 2, 8192 columns: 0.42 -> 0.36 ms per
-# row with the same errors on Gaussian rows, .0127; 1/2 raised them to .0128-.0132). Not on
+# features anyway (measured, gelu with bias 0.5, depth 2, 8192 columns: 0.454-0.462 -> 0.414-
+# 0.426 ms per row with the same errors on Gaussian rows, .0127; 1/2 raised them to .0128-.0132,
+# and on 600 digits the centred error moved from .0452 to .0465, 1 standard error). Not on
 # pixel rows (Myrtle-5 at 4096 columns: raw error .0031 -> .0050) nor for a Monte-Carlo
 # derivative (ReLU with bias on digits: centred .074 -> .078 at 1/2)
 _SERIES_TENSOR_SHARE = 0.75
