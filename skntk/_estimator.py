@@ -18,7 +18,7 @@ from sklearn.utils._param_validation import (
     validate_parameter_constraints,
 )
 from sklearn.utils.validation import check_is_fitted, validate_data
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
 
 from . import _dask
 from ._backend import device, foreign_namespace, get_namespace, is_numpy_namespace
@@ -208,7 +208,7 @@ class FeatureMapMixin(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
 
         n_jobs = self.n_jobs if numpy_out else None  # one device: its own parallelism
         threads = self._blas_threads() if numpy_out else None
-        with (threadpool_limits(limits=threads, user_api="blas") if threads else nullcontext()):
+        with (_blas_limit(threads) if threads else nullcontext()):
             Parallel(n_jobs=n_jobs, prefer="threads")(
                 delayed(run)(i, sl) for i, sl in enumerate(batches)
             )
@@ -233,6 +233,18 @@ class FeatureMapMixin(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         tags.array_api_support = True
         tags.transformer_tags.preserves_dtype = ["float64", "float32"]
         return tags
+
+
+_BLAS_CONTROLLER = []
+
+
+def _blas_limit(threads):
+    """A context limiting the BLAS libraries to ``threads`` threads. The libraries are found
+    once (``threadpoolctl.threadpool_limits`` looks them up at every call: 0.36 ms, against
+    6 microseconds for the limit itself)."""
+    if not _BLAS_CONTROLLER:
+        _BLAS_CONTROLLER.append(ThreadpoolController())
+    return _BLAS_CONTROLLER[0].limit(limits=threads, user_api="blas")
 
 
 def _namespace_of(X):
