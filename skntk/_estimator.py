@@ -5,6 +5,7 @@ import numbers
 import sys
 import time
 from contextlib import nullcontext
+from functools import cache
 
 import numpy as np
 import scipy.sparse as sp
@@ -235,16 +236,16 @@ class FeatureMapMixin(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         return tags
 
 
-_BLAS_CONTROLLER = []
+@cache
+def _blas_controller():
+    # the libraries are found once: threadpoolctl.threadpool_limits looks them up at every
+    # call (0.36 ms, against 6 microseconds for the limit itself)
+    return ThreadpoolController()
 
 
 def _blas_limit(threads):
-    """A context limiting the BLAS libraries to ``threads`` threads. The libraries are found
-    once (``threadpoolctl.threadpool_limits`` looks them up at every call: 0.36 ms, against
-    6 microseconds for the limit itself)."""
-    if not _BLAS_CONTROLLER:
-        _BLAS_CONTROLLER.append(ThreadpoolController())
-    return _BLAS_CONTROLLER[0].limit(limits=threads, user_api="blas")
+    """A context limiting the BLAS libraries to ``threads`` threads."""
+    return _blas_controller().limit(limits=threads, user_api="blas")
 
 
 def _namespace_of(X):

@@ -555,10 +555,12 @@ def plan_activation(activation, planner):
 
 def _one_row_per_input(planner):
     """Whether the layer's rows are whole inputs (fully connected, or after a global pool),
-    not pixels. Flattened tensor sketches (:meth:`~skntk.sketching.TensorSRHT.flatten_along`)
-    are used only there: on digits images (``CNTKSketch``, gap, depth 1, 100 images, 8192
-    columns) they raise the centred error from .0065 to .036, where fully connected layers
-    gain (.086 to .074 for a ReLU-with-bias NTK on 600 digits, 6 seeds)."""
+    not pixels. Three choices measured on fully connected layers apply only there, because on
+    pixel rows they cost accuracy: flattened tensor sketches
+    (:meth:`~skntk.sketching.TensorSRHT.flatten_along`; on digits images, ``CNTKSketch``,
+    gap, depth 1, 100 images, 8192 columns, they raise the centred error from .0065 to .036,
+    where fully connected layers gain, .086 to .074 for a ReLU-with-bias NTK on 600 digits, 6
+    seeds), ``_SERIES_TENSOR_SHARE`` and ``_DEGREE_ONE_WEIGHT``."""
     _, h, w = planner._sample.shape
     return h * w == 1
 
@@ -686,7 +688,8 @@ def plan_hermite(activation, planner):
     # a discontinuous derivative (ReLU's step) is estimated by Monte Carlo, not its series
     monte_carlo = activation.has_pointwise_form and not activation.continuous_derivative
     weight = _MC_DERIVATIVE_WEIGHT if monte_carlo else 1.0
-    share = 1.0 if monte_carlo or not _one_row_per_input(planner) else _SERIES_TENSOR_SHARE
+    fully_connected = _one_row_per_input(planner)
+    share = _SERIES_TENSOR_SHARE if fully_connected and not monte_carlo else 1.0
     r, rd, phi_dim, t_dim = _typical(activation, planner, p, tensor_weight=weight,
                                      tensor_share=share)
     weights = np.abs(r[1:]) / max(np.linalg.norm(r[1:]), 1e-300)
@@ -695,7 +698,7 @@ def plan_hermite(activation, planner):
     if not np.any(weights > 0):
         weights = np.ones(p)
     weights = weights * np.sqrt(np.arange(1, p + 1))
-    if _one_row_per_input(planner):
+    if fully_connected:
         weights[0] *= _DEGREE_ONE_WEIGHT
     in_dim = planner.phi_width
     directions = _common_directions(planner, index)
