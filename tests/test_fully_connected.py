@@ -322,6 +322,24 @@ def test_batching_and_threads_do_not_change_features(cls, config, gaussian_data,
     np.testing.assert_allclose(est.transform(X[3:4]), Z[3:4], **tol)
 
 
+def test_large_outputs_are_ordinary_writable_arrays():
+    # outputs of 64 MiB and more come from a populated anonymous mapping on Linux: they must
+    # behave like np.empty's (C-ordered, writable, the requested dtype, the same features)
+    rng = np.random.RandomState(0)
+    X = rng.randn(2100, 12).astype(np.float32)  # 2100 x 8192 float32: 69 MB
+    est = NTKSketch(8192, depth=2, random_state=0, batch_size=700).fit(X[:200])
+    Z = est.transform(X)
+    assert Z.nbytes >= 1 << 26
+    assert Z.dtype == np.float32 and Z.shape == (2100, 8192)
+    assert Z.flags.c_contiguous and Z.flags.writeable
+    np.testing.assert_array_equal(Z[:700], est.transform(X[:700]))
+    np.testing.assert_array_equal(Z[1400:], est.transform(X[1400:]))
+    Z[0, 0] = 1.0
+    assert Z[0, 0] == 1.0
+    restored = pickle.loads(pickle.dumps(Z))
+    np.testing.assert_array_equal(restored, Z)
+
+
 @pytest.mark.parametrize("cls", ESTIMATORS)
 def test_verbose_prints_progress_to_stderr(cls, gaussian_data, capsys):
     X = gaussian_data  # 30 rows in batches of 7: 5 batches
