@@ -206,7 +206,7 @@ MUTATIONS: tuple[Mutation, ...] = (
              "use_mean = False", (_FC_TESTS,),
              "Taylor mean-direction split dropped (variance only)"),
     Mutation("hermite-common-split-not-subtracted", "sketch", "skntk/steps.py",
-             "Q[l - 1] - self.common.sketch(e, l)], xp))", "Q[l - 1]], xp))", (_FC_TESTS,),
+             "self.common.sketch(e, l), xp))", "0.0 * Q[l - 1], xp))", (_FC_TESTS,),
              "HermiteStep exact common-part split: the common part counted twice"),
     Mutation("hermite-psi-common-split-not-subtracted", "sketch", "skntk/steps.py",
              "sketch - e * _const(self.direction_sketch, like, (1, -1))], xp)",
