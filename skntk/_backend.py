@@ -15,6 +15,7 @@ function written for NumPy only (:func:`pointwise`, a fallback).
 
 import threading
 import weakref
+from contextlib import contextmanager
 
 import numpy as np
 import scipy.fft
@@ -34,7 +35,28 @@ __all__ = [
     "pointwise",
     "rfft",
     "irfft",
+    "fft_workers",
+    "one_fft_thread",
 ]
+
+_THREAD = threading.local()
+
+
+def fft_workers():
+    """Threads of one SciPy FFT call: all cores (``-1``), or one on a thread that shares the
+    cores with others (:func:`one_fft_thread`, as ``transform``'s batch threads do)."""
+    return getattr(_THREAD, "fft_workers", -1)
+
+
+@contextmanager
+def one_fft_thread():
+    """Within the context, this thread's FFTs (:func:`fft_workers`) run on one thread."""
+    previous = fft_workers()
+    _THREAD.fft_workers = 1
+    try:
+        yield
+    finally:
+        _THREAD.fft_workers = previous
 
 
 def get_namespace(*arrays):
@@ -227,7 +249,7 @@ def dct2(Y, N, xp, axis=-2):
     True
     """
     if is_numpy_namespace(xp):
-        return scipy.fft.dct(Y, type=2, n=N, axis=axis, norm="ortho", workers=-1)
+        return scipy.fft.dct(Y, type=2, n=N, axis=axis, norm="ortho", workers=fft_workers())
     if is_cupy_namespace(xp):
         import cupyx.scipy.fft
 
@@ -284,12 +306,12 @@ def pointwise(fn, z):
 def rfft(x, n, xp):
     """Real FFT along the last axis, zero-padded or cropped to length ``n``."""
     if is_numpy_namespace(xp):
-        return scipy.fft.rfft(np.asarray(x), n=n, axis=-1, workers=-1)
+        return scipy.fft.rfft(np.asarray(x), n=n, axis=-1, workers=fft_workers())
     return xp.fft.rfft(x, n=n, axis=-1)
 
 
 def irfft(x, n, xp):
     """Inverse of :func:`rfft` for a real signal of length ``n``."""
     if is_numpy_namespace(xp):
-        return scipy.fft.irfft(np.asarray(x), n=n, axis=-1, workers=-1)
+        return scipy.fft.irfft(np.asarray(x), n=n, axis=-1, workers=fft_workers())
     return xp.fft.irfft(x, n=n, axis=-1)

@@ -35,6 +35,8 @@ import sys
 import numpy as np
 import scipy.sparse as sp
 
+from ._backend import one_fft_thread
+
 __all__ = ["is_dask_array", "transform_blocks", "reduce_row_blocks", "reject_dask_fit"]
 
 _FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
@@ -162,7 +164,8 @@ def _transform_block(block, transformer, n_out, dtype):
         from ._backend import get_namespace
 
         return get_namespace(block).zeros((0, n_out), dtype=dtype)
-    return transformer.transform(block)
+    with one_fft_thread():  # the scheduler's threads share the cores: one each
+        return transformer.transform(block)
 
 
 def transform_blocks(transformer, X):

@@ -79,7 +79,7 @@ import scipy.fft
 import scipy.sparse as sp
 from sklearn.utils import check_random_state
 
-from skntk._backend import dct2, device_constant, get_namespace
+from skntk._backend import dct2, device_constant, fft_workers, get_namespace
 
 __all__ = ["StructuredGaussian"]
 
@@ -321,7 +321,7 @@ class StructuredGaussian:
         w = np.empty((rows, D), dtype=dtype)
         x = np.empty((rows, L), dtype=cdtype)
         tmp = np.empty((rows, L), dtype=cdtype)
-        dct_kw = dict(type=2, norm="ortho", axis=-1, workers=-1)
+        dct_kw = dict(type=2, norm="ortho", axis=-1, workers=fft_workers())
         for start in range(0, n, rows):
             r = min(rows, n - start)
             u = buf[:r]
@@ -349,7 +349,7 @@ class StructuredGaussian:
                     width = min(Lb, D - lo)
                     np.multiply(wr[:, lo : lo + width], c[f, :width], out=tb[:, :width])
                     xb[:, :width] += tb[:, :width]
-                y = scipy.fft.fft(xr, axis=-1, overwrite_x=True, workers=-1)
+                y = scipy.fft.fft(xr, axis=-1, overwrite_x=True, workers=fft_workers())
                 # complex -> interleaved (Re y_0, Im y_0, Re y_1, ...): the block's 2L columns
                 ys = y.view(dtype)
                 lo = 2 * L * b

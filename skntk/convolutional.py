@@ -96,7 +96,9 @@ class CNTKSketch(NetworkFeatureMap):
     batch_size : int or "auto", default="auto"
         Images per batch of ``transform`` ("auto": bounded memory, about 128 MB).
     n_jobs : int, default=None
-        Threads over batches.
+        Threads of ``transform`` on NumPy input: batches of rows run concurrently, each on
+        one thread (its FFTs and BLAS products single-threaded). ``None`` or ``-1``: all
+        usable cores; ``1``: one thread.
     verbose : int, default=0
         One progress line per batch on stderr.
 

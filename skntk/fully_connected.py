@@ -137,7 +137,9 @@ _PARAMS_DOC = """
     batch_size : int or "auto", default="auto"
         Rows per batch in ``transform`` (bounds memory).
     n_jobs : int, default=None
-        Threads over batches in ``transform`` (None means 1, -1 all cores).
+        Threads of ``transform`` on NumPy input: batches of rows run concurrently, each on
+        one thread (its FFTs and BLAS products single-threaded). ``None`` or ``-1``: all
+        usable cores; ``1``: one thread.
     verbose : int, default=0
         Progress of ``transform`` on stderr, one line per batch.
 """

@@ -11,7 +11,13 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import _dask
 from ._backend import foreign_namespace, get_namespace, to_numpy
-from ._estimator import POSITIVE_INT, FeatureMapMixin, Numbers, validate_namespace_array
+from ._estimator import (
+    POSITIVE_INT,
+    FeatureMapMixin,
+    Numbers,
+    batch_entries,
+    validate_namespace_array,
+)
 from ._resources import check_resources
 from ._subsample import UnitScaled
 from .kernels import _check_layers, check_images
@@ -207,27 +213,16 @@ class NetworkFeatureMap(FeatureMapMixin):
     def _transform_batch(self, X):
         return self.plan_.transform(X)
 
-    def _blas_threads(self):
-        # Most of the layer-wise steps' BLAS products are thin (rows times a few directions),
-        # and threaded BLAS only contends with the transforms' own threads: one thread takes
-        # NTKSketch(8192) gelu from 0.355-0.389 to 0.309-0.336 ms per row (medians, three
-        # interleaved runs). Dense Gaussian projections
-        # (Monte-Carlo values or derivatives of wide rows) are full matrix products, which
-        # gain from the threads (NTKRandomFeatures(12288): 0.55 against 0.66 ms per row)
-        if any(_dense_projection(step) for step in self.plan_.steps):
-            return None
-        return 1
-
     def _nonfinite_message(self, X):
         where = self.plan_.locate_nonfinite(X)
         return (f"{type(self).__name__} produced non-finite features: {where}. The input "
                 "(or weight_std) is too large for float64 at this depth; rescale X (e.g. "
                 "StandardScaler or divide by its largest absolute value)")
 
-    def _batch_rows(self):
+    def _batch_rows(self, threads=1):
         if self.batch_size != "auto":
             return int(self.batch_size)
-        return int(np.clip(2**24 // max(self.plan_.row_cost, 1), 1, 4096))
+        return int(np.clip(batch_entries(threads) // max(self.plan_.row_cost, 1), 1, 4096))
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -295,7 +290,9 @@ class NeuralKernelFeatures(NetworkFeatureMap):
     batch_size : int or "auto", default="auto"
         Inputs per batch of ``transform`` ("auto": about 128 MB of intermediates).
     n_jobs : int, default=None
-        Threads over batches.
+        Threads of ``transform`` on NumPy input: batches of rows run concurrently, each on
+        one thread (its FFTs and BLAS products single-threaded). ``None`` or ``-1``: all
+        usable cores; ``1``: one thread.
     verbose : int, default=0
         One progress line per batch on stderr.
 
@@ -362,8 +359,3 @@ class NeuralKernelFeatures(NetworkFeatureMap):
         return _check_layers(self.layers)[1]
 
 
-def _dense_projection(step):
-    """Whether ``step`` multiplies its rows by a dense Gaussian matrix of 2^20 or more
-    entries (a BLAS matrix product worth threading)."""
-    G = getattr(step, "mc_derivative", None)
-    return G is not None and isinstance(G.base, np.ndarray) and G.base.size >= 2**20

@@ -116,7 +116,9 @@ class NTKRandomFeatures(NetworkFeatureMap):
     batch_size : int or "auto", default="auto"
         Rows per batch in ``transform`` ("auto": about 128 MB of intermediates).
     n_jobs : int, default=None
-        Threads over batches in ``transform``.
+        Threads of ``transform`` on NumPy input: batches of rows run concurrently, each on
+        one thread (its FFTs and BLAS products single-threaded). ``None`` or ``-1``: all
+        usable cores; ``1``: one thread.
     verbose : int, default=0
         Progress of ``transform`` on stderr.
 

@@ -48,7 +48,7 @@ import scipy.sparse as sp
 from sklearn.utils import check_random_state
 from sklearn.utils.random import sample_without_replacement
 
-from ._backend import dct2, device_constant, get_namespace, is_numpy_namespace
+from ._backend import dct2, device_constant, fft_workers, get_namespace, is_numpy_namespace
 from ._structured import StructuredGaussian
 
 __all__ = ["SRHT", "CountSketch", "TensorSRHT", "TensorSketch", "PolySketch", "fast_len",
@@ -176,13 +176,13 @@ def _dct(Y, N, xp, is_np):
 
 def _rfft_rows(Y, xp, is_np):
     if is_np:
-        return scipy.fft.rfft(Y, axis=0, workers=-1)
+        return scipy.fft.rfft(Y, axis=0, workers=fft_workers())
     return xp.fft.rfft(Y, axis=0)
 
 
 def _irfft_rows(Y, n, xp, is_np):
     if is_np:
-        return scipy.fft.irfft(Y, n=n, axis=0, workers=-1)
+        return scipy.fft.irfft(Y, n=n, axis=0, workers=fft_workers())
     return xp.fft.irfft(Y, n=n, axis=0)
 
 
@@ -197,7 +197,8 @@ def _row_spectra(X, signs, N):
     Y = np.empty((n, N), dtype=X.dtype)
     np.multiply(X, signs.astype(X.dtype, copy=False), out=Y[:, :d])
     Y[:, d:] = 0.0
-    return scipy.fft.dct(Y, type=2, axis=-1, norm="ortho", workers=-1, overwrite_x=True)
+    return scipy.fft.dct(Y, type=2, axis=-1, norm="ortho", workers=fft_workers(),
+                         overwrite_x=True)
 
 
 def _sample_coordinates(rng, population, m):

@@ -315,8 +315,9 @@ def test_batching_and_threads_do_not_change_features(cls, config, gaussian_data,
     np.testing.assert_allclose(Zb, Z, **tol)
     Zj = cls(128, random_state=0, batch_size=7, n_jobs=2, **CONFIGS[config]).fit(X).transform(X)
     np.testing.assert_allclose(Zj, Z, **tol)
-    Zj = cls(128, random_state=0, n_jobs=2, **CONFIGS[config]).fit(X).transform(X)
-    np.testing.assert_allclose(Zj, Z, **tol)
+    for n_jobs in (1, 2, -1):  # None (above): all cores, each batch on one thread
+        Zj = cls(128, random_state=0, n_jobs=n_jobs, **CONFIGS[config]).fit(X).transform(X)
+        np.testing.assert_allclose(Zj, Z, **tol)
     # rows are independent: one row at a time gives the same rows
     est = cls(128, random_state=0, **CONFIGS[config]).fit(X)
     np.testing.assert_allclose(est.transform(X[3:4]), Z[3:4], **tol)

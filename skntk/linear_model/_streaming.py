@@ -10,6 +10,7 @@ import os
 import sys
 import threading
 import time
+from contextlib import nullcontext
 
 import numpy as np
 import scipy.sparse as sp
@@ -17,6 +18,7 @@ from joblib import Parallel, delayed, effective_n_jobs
 from sklearn.utils import gen_batches
 from threadpoolctl import threadpool_limits
 
+from .._backend import one_fft_thread
 from .._dask import reduce_row_blocks
 from ._targets import check_block_weights
 
@@ -43,9 +45,11 @@ def stream(accumulate, arrays, coder, batch, n_jobs, progress, out=None):
     n_jobs = max(1, min(effective_n_jobs(n_jobs), len(batches)))
 
     def work(group, acc):
-        for sl in group:
-            acc = accumulate(rows(X, sl), coder(rows(y, sl)), rows(w, sl), acc)
-            progress.update(sl.stop - sl.start)
+        # with threads of our own, the feature map's transform runs on each one alone
+        with one_fft_thread() if n_jobs > 1 else nullcontext():
+            for sl in group:
+                acc = accumulate(rows(X, sl), coder(rows(y, sl)), rows(w, sl), acc)
+                progress.update(sl.stop - sl.start)
         return acc
 
     if n_jobs == 1:
