@@ -448,12 +448,14 @@ class CommonTensor:
         return [e * E, sketch - e * (E @ _const(self.correction, like))]
 
 
-# a dense Gaussian G (D x m) beats the FFTs of a structured one below m = D / 4 columns
-# (measured, 2000 float32 rows: D = 2304, m = 200: 0.004 against 0.008 ms per row; D = 785,
-# m = 4096: 0.027 against 0.018; D = 12289, m = 12288: 1.2 against 0.07). Up to D = 1024 it
-# stays dense anyway: cheap there, and a structured first layer of NTKRandomFeatures(12288)
-# on Gaussian rows (d = 784) had a 1.5% larger centred error (0.6% with the second only).
-_DENSE_BELOW = 0.25
+# A dense Gaussian G (D x m) costs D m per row, a structured one about 200 D whatever m, so
+# dense wins below about 200-240 columns at any D (one thread, 3840 float32 rows, ms per
+# row, dense against structured: D = 2304, m = 200: 0.0075 / 0.0090; D = 4608, m = 500:
+# 0.036 / 0.014; D = 18432, m = 2000: 0.56 / 0.064; D = 12289, m = 12288: 1.2 / 0.07). Up to
+# D = 1024 it stays dense anyway: cheap there, and a structured first layer of
+# NTKRandomFeatures(12288) on Gaussian rows (d = 784) had a 1.5% larger centred error (0.6%
+# with the second only).
+_DENSE_MAX_COLUMNS = 256
 _DENSE_MAX_DIM = 1024
 
 
@@ -464,7 +466,7 @@ class GaussianProjection:
     .. math:: G = (B + V^\top \Delta)\, \mathrm{diag}(c),
 
     with ``B`` a matrix whose columns are each exactly ``N(0, I_D)``: dense (drawn entry by
-    entry) when there are few columns (``m < D / 4``) or few inputs (``D <= 1024``, where a
+    entry) when there are few columns (``m < 256``) or few inputs (``D <= 1024``, where a
     BLAS product is cheap), else :class:`~skntk.sketching.StructuredGaussian` blocks (FFTs:
     ``O(D log D)`` per row instead of ``O(D m)``, and ``O(D)`` random numbers per block of
     columns instead of ``D m``; one set of blocks per group of columns used together). The
@@ -508,7 +510,7 @@ class GaussianProjection:
         separate blocks for each group of columns (``groups``: their sizes, summing to
         ``columns``); a dense ``B`` is drawn in float64 in row chunks and stored in
         ``dtype``."""
-        if columns >= _DENSE_BELOW * dim and dim > _DENSE_MAX_DIM:
+        if columns >= _DENSE_MAX_COLUMNS and dim > _DENSE_MAX_DIM:
             return cls(StackedGaussian(dim, groups or [columns], rng))
         B = np.empty((dim, columns), dtype=dtype)
         for r in range(0, dim, 512):  # bounds the float64 temporary
@@ -866,8 +868,8 @@ class MonteCarloStep(HermiteStep):
     ----------
     mc_derivative : GaussianProjection of shape (D, m')
         ``G``: its first ``m`` columns serve the values, all of them the derivative
-        (structured, applied with FFTs, unless ``m' < D / 4``; a dense ``G`` is stored in the
-        dtype of the training data).
+        (structured, applied with FFTs, unless ``m' < 256`` or ``D <= 1024``; a dense ``G``
+        is stored in the dtype of the training data).
     value_weights : ndarray of shape (m,) or None
         Leverage sampling: the importance weights ``w_j = sqrt(D) / |g_j|``.
     mean_factor : float
