@@ -129,10 +129,10 @@ def _scalar(value, like):
     return float(value)
 
 
-def _neighbours(phi, shape, f, scale):
+def _neighbours(phi, shape, f, scale, out=None):
     """Per pixel, the ``f x f`` zero-padded neighbours' features times ``scale``, concatenated:
     rows of width ``f^2 D`` whose inner products are ``scale^2 sum_delta <phi[p + delta],
-    phi'[p' + delta]>``."""
+    phi'[p' + delta]>``. ``out``: a zeroed NumPy ``(n, h, w, f^2 D)`` array (or view) to fill."""
     n, h, w = shape
     if f == 1:
         return phi * _scalar(scale, phi)
@@ -140,7 +140,8 @@ def _neighbours(phi, shape, f, scale):
     d = phi.shape[1]
     img = xp.reshape(phi, (n, h, w, d))
     r = f // 2
-    out = _full((n, h, w, f * f * d), 0.0, phi, xp)
+    if out is None:
+        out = _full((n, h, w, f * f * d), 0.0, phi, xp)
     s = _scalar(scale, phi)
     k = 0
     for dh in range(-r, r + 1):
@@ -188,6 +189,9 @@ class LinearStep:
         f, W, b = self.filter_size, self.weight_std, self.bias_std
         if f > 1 and sp.issparse(feats.phi):
             feats.phi = feats.phi.toarray()
+        if (self.want_ntk and f > 1 and isinstance(feats.phi, np.ndarray)
+                and isinstance(feats.psi, np.ndarray)):
+            return self._convolve_in_place(feats)
         phi = _neighbours(feats.phi, feats.shape, f, W / f)
         if b > 0:
             phi = _hcat([phi, _constant_column(b, phi.shape[0], phi, xp)], xp)
@@ -196,6 +200,24 @@ class LinearStep:
             psi = phi if feats.psi is None else _hcat(
                 [phi, _neighbours(feats.psi, feats.shape, f, W / f)], xp)
         return Features(phi, psi, feats.shape, feats.variances)
+
+    def _convolve_in_place(self, feats):
+        """NumPy convolution of the NTK: the neighbours of ``phi`` and ``psi`` written into one
+        buffer, so ``psi = [phi_new, W / f neighbours(psi)]`` needs no concatenating copy
+        (``phi_new`` is a view of it). ReLU Myrtle-5 on 8x8 digits spent a third of its
+        transform in that copy."""
+        f, W, b = self.filter_size, self.weight_std, self.bias_std
+        n, h, w = feats.shape
+        d1, d2 = feats.phi.shape[1], feats.psi.shape[1]
+        width = f * f * d1 + (b > 0)
+        dtype = np.result_type(feats.phi, feats.psi)
+        buffer = np.zeros((n, h, w, width + f * f * d2), dtype=dtype)
+        _neighbours(feats.phi, feats.shape, f, W / f, out=buffer[..., : f * f * d1])
+        if b > 0:
+            buffer[..., f * f * d1] = b
+        _neighbours(feats.psi, feats.shape, f, W / f, out=buffer[..., width:])
+        psi = buffer.reshape(n * h * w, width + f * f * d2)
+        return Features(psi[:, :width], psi, feats.shape, feats.variances)
 
 
 @dataclass(frozen=True)
