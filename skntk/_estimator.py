@@ -220,8 +220,8 @@ class FeatureMapMixin(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         # On NumPy input the cores go to whole batches, each on one thread (its FFTs and BLAS
         # products single-threaded), not to the FFT and BLAS calls of one batch at a time:
         # most of those calls are small, and splitting each of them between threads costs
-        # more than it gains. 2 cores, 6000 rows, medians of 5: NTKSketch(8192) gelu 0.321 ->
-        # 0.220 ms per row, NTKRandomFeatures(12288) 0.52 -> 0.33.
+        # more than it gains. 2 cores, 6000 rows, medians of 5: NTKSketch(8192) gelu 0.290 ->
+        # 0.202 ms per row, NTKRandomFeatures(12288) 0.473 -> 0.316.
         with _blas_limit(1) if numpy_out else nullcontext():
             Parallel(n_jobs=threads, prefer="threads")(
                 delayed(run)(i, sl) for i, sl in enumerate(batches)
