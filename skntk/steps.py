@@ -129,10 +129,11 @@ def _scalar(value, like):
     return float(value)
 
 
-def _neighbours(phi, shape, f, scale, out=None):
+def _neighbours(phi, shape, f, scale, out=None, offset=0):
     """Per pixel, the ``f x f`` zero-padded neighbours' features times ``scale``, concatenated:
     rows of width ``f^2 D`` whose inner products are ``scale^2 sum_delta <phi[p + delta],
-    phi'[p' + delta]>``. ``out``: a zeroed NumPy ``(n, h, w, f^2 D)`` array (or view) to fill."""
+    phi'[p' + delta]>``. With ``out`` (a zeroed ``(n, h, w, C)`` array), they are written into
+    its channels ``offset .. offset + f^2 D`` instead, and nothing is returned."""
     n, h, w = shape
     if f == 1:
         return phi * _scalar(scale, phi)
@@ -140,7 +141,8 @@ def _neighbours(phi, shape, f, scale, out=None):
     d = phi.shape[1]
     img = xp.reshape(phi, (n, h, w, d))
     r = f // 2
-    if out is None:
+    own = out is None
+    if own:
         out = _full((n, h, w, f * f * d), 0.0, phi, xp)
     s = _scalar(scale, phi)
     k = 0
@@ -149,10 +151,11 @@ def _neighbours(phi, shape, f, scale, out=None):
             i0, i1 = max(0, -dh), min(h, h - dh)
             j0, j1 = max(0, -dw), min(w, w - dw)
             if i0 < i1 and j0 < j1:
-                out[:, i0:i1, j0:j1, k * d : (k + 1) * d] = (
+                c0 = offset + k * d
+                out[:, i0:i1, j0:j1, c0 : c0 + d] = (
                     img[:, i0 + dh : i1 + dh, j0 + dw : j1 + dw, :] * s)
             k += 1
-    return xp.reshape(out, (n * h * w, f * f * d))
+    return xp.reshape(out, (n * h * w, f * f * d)) if own else None
 
 
 @dataclass(frozen=True)
@@ -187,37 +190,43 @@ class LinearStep:
     def transform(self, feats):
         xp = get_namespace(feats.phi) if not sp.issparse(feats.phi) else np
         f, W, b = self.filter_size, self.weight_std, self.bias_std
-        if f > 1 and sp.issparse(feats.phi):
-            feats.phi = feats.phi.toarray()
-        if (self.want_ntk and f > 1 and isinstance(feats.phi, np.ndarray)
-                and isinstance(feats.psi, np.ndarray)):
-            return self._convolve_in_place(feats)
-        phi = _neighbours(feats.phi, feats.shape, f, W / f)
+        if f > 1:
+            return self._convolve(feats)
+        phi = feats.phi * _scalar(W, feats.phi)
         if b > 0:
             phi = _hcat([phi, _constant_column(b, phi.shape[0], phi, xp)], xp)
         psi = None
         if self.want_ntk:
             psi = phi if feats.psi is None else _hcat(
-                [phi, _neighbours(feats.psi, feats.shape, f, W / f)], xp)
+                [phi, feats.psi * _scalar(W, feats.psi)], xp)
         return Features(phi, psi, feats.shape, feats.variances)
 
-    def _convolve_in_place(self, feats):
-        """NumPy convolution of the NTK: the neighbours of ``phi`` and ``psi`` written into one
-        buffer, so ``psi = [phi_new, W / f neighbours(psi)]`` needs no concatenating copy
-        (``phi_new`` is a view of it). ReLU Myrtle-5 on 8x8 digits spent a third of its
-        transform in that copy."""
+    def _convolve(self, feats):
+        """``f > 1``: the neighbours of ``phi``, the bias column and, for the NTK, the
+        neighbours of ``psi``, written into one buffer: ``psi = [phi_new, W / f
+        neighbours(psi)]`` needs no concatenating copy, and ``phi_new`` is its first columns
+        (ReLU Myrtle-5 on 8x8 digits spent a third of its transform in that copy)."""
         f, W, b = self.filter_size, self.weight_std, self.bias_std
+        phi = feats.phi.toarray() if sp.issparse(feats.phi) else feats.phi
+        xp = get_namespace(phi)
+        parts = [phi] if not self.want_ntk or feats.psi is None else [phi, feats.psi]
         n, h, w = feats.shape
-        d1, d2 = feats.phi.shape[1], feats.psi.shape[1]
-        width = f * f * d1 + (b > 0)
-        dtype = np.result_type(feats.phi, feats.psi)
-        buffer = np.zeros((n, h, w, width + f * f * d2), dtype=dtype)
-        _neighbours(feats.phi, feats.shape, f, W / f, out=buffer[..., : f * f * d1])
+        width = f * f * phi.shape[1] + (b > 0)
+        total = width + sum(f * f * part.shape[1] for part in parts[1:])
+        dtype = xp.result_type(*parts)
+        if isinstance(phi, np.ndarray):
+            buffer = np.zeros((n, h, w, total), dtype=dtype)
+        else:
+            buffer = xp.zeros((n, h, w, total), dtype=dtype, device=device(phi))
+        _neighbours(phi, feats.shape, f, W / f, out=buffer)
         if b > 0:
-            buffer[..., f * f * d1] = b
-        _neighbours(feats.psi, feats.shape, f, W / f, out=buffer[..., width:])
-        psi = buffer.reshape(n * h * w, width + f * f * d2)
-        return Features(psi[:, :width], psi, feats.shape, feats.variances)
+            buffer[..., width - 1] = b
+        if len(parts) > 1:
+            _neighbours(parts[1], feats.shape, f, W / f, out=buffer, offset=width)
+        rows = xp.reshape(buffer, (n * h * w, total))
+        if not self.want_ntk:
+            return Features(rows, None, feats.shape, feats.variances)
+        return Features(rows[:, :width], rows, feats.shape, feats.variances)
 
 
 @dataclass(frozen=True)
