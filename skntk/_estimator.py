@@ -68,6 +68,7 @@ class OddInteger(Numbers):
 POSITIVE_INT = Numbers(numbers.Integral, 1, None, closed="left")
 WEIGHT_STD = Numbers(numbers.Real, 0, None, closed="neither")
 BIAS_STD = Numbers(numbers.Real, 0, None, closed="left")
+N_LANDMARKS = Numbers(numbers.Integral, 0, None, closed="left")
 
 
 def check_parameter(value, name, constraint, caller):

@@ -6,6 +6,7 @@ from sklearn.utils._param_validation import StrOptions
 
 from ._estimator import (
     BIAS_STD,
+    N_LANDMARKS,
     POSITIVE_INT,
     WEIGHT_STD,
     FeatureMapMixin,
@@ -92,6 +93,11 @@ class CNTKSketch(NetworkFeatureMap):
         Columns of the per-pixel ``phi`` and ``psi`` of the intermediate layers. ``"auto"``
         uses ``max(128, n_components // 16)``, so the error keeps falling as ``n_components``
         grows (a fixed internal width sets an error floor for deep networks).
+    n_landmarks : int or "auto", default="auto"
+        Training images on whose feature span the kernel is kept exact, the sketch carrying
+        the rest (:mod:`skntk.landmarks`; still unbiased). ``"auto"``: ``1024 / (H W)`` (16
+        for 8x8 images, none from 32x32 on: the exact kernel of an image pair costs
+        ``O((H W)^2)``), kept where they pay; ``0``: none.
     random_state : int, RandomState instance or None, default=None
     batch_size : int or "auto", default="auto"
         Images per batch of ``transform`` ("auto": bounded memory, about 128 MB).
@@ -104,6 +110,9 @@ class CNTKSketch(NetworkFeatureMap):
 
     Attributes
     ----------
+    landmarks_ : LandmarkPart or None
+        The fitted exact part (:class:`skntk.landmarks.LandmarkPart`); None without
+        landmarks.
     activation_ : Activation
     image_shape_ : tuple
     internal_components_ : int
@@ -141,6 +150,7 @@ class CNTKSketch(NetworkFeatureMap):
         "degree": [POSITIVE_INT, StrOptions({"auto"})],
         "internal_components": [Numbers(numbers.Integral, 2, None, closed="left"),
                                 StrOptions({"auto"})],
+        "n_landmarks": [N_LANDMARKS, StrOptions({"auto"})],
     }
 
     def __init__(
@@ -157,6 +167,7 @@ class CNTKSketch(NetworkFeatureMap):
         filter_size=3,
         degree="auto",
         internal_components="auto",
+        n_landmarks="auto",
         random_state=None,
         batch_size="auto",
         n_jobs=None,
@@ -173,6 +184,7 @@ class CNTKSketch(NetworkFeatureMap):
         self.filter_size = filter_size
         self.degree = degree
         self.internal_components = internal_components
+        self.n_landmarks = n_landmarks
         self.random_state = random_state
         self.batch_size = batch_size
         self.n_jobs = n_jobs

@@ -12,6 +12,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from . import _dask
 from ._backend import foreign_namespace, get_namespace, to_numpy
 from ._estimator import (
+    N_LANDMARKS,
     POSITIVE_INT,
     FeatureMapMixin,
     Numbers,
@@ -21,6 +22,7 @@ from ._estimator import (
 from ._resources import check_resources
 from ._subsample import UnitScaled
 from .kernels import _check_layers, check_images
+from .landmarks import choose_landmarks, landmark_count, landmark_part
 from .planning import Planner, network_homogeneity
 from .steps import HermiteStep, MonteCarloStep
 from .taylor_step import plan_taylor, taylor_degree, taylor_eligible
@@ -139,34 +141,58 @@ class NetworkFeatureMap(FeatureMapMixin):
         self._record_namespace(X)
         if not self._is_images():
             self.image_shape_ = (1, 1, X.shape[1])
-        want_ntk = self._want_ntk()
         rng = check_random_state(self.random_state)
         self.method_ = self._choose_method(layers)
+        n_train = X.shape[0]
         if network_homogeneity(layers) is not None:  # plan at unit scale (see NetworkPlan)
             X = UnitScaled(X)  # the planners scale only the subsamples they take
+        landmarks = self._choose_landmarks(X, n_train, layers, rng)
+        width = self.n_components - (0 if landmarks is None else landmarks[1].shape[1])
+        self._fit_plan(X, layers, width, rng)
+        self.landmarks_ = None if landmarks is None else landmark_part(
+            *landmarks, self.plan_.transform(landmarks[0]), layers, self._kind(),
+            self._kernel_image_shape(layers))
+        return self
+
+    def _kind(self):
+        return "ntk" if self._want_ntk() else "nngp"
+
+    def _kernel_image_shape(self, layers):
+        return self.image_shape_ if _check_layers(layers)[1] else None
+
+    def _choose_landmarks(self, X, n_train, layers, rng):
+        """``(V, weights)`` of the exact landmark part (:mod:`skntk.landmarks`), or None."""
+        h, w, _ = self.image_shape_
+        k = landmark_count(self.n_landmarks, self.n_components, n_train, h * w)
+        if k == 0:
+            return None
+        return choose_landmarks(X, k, layers, self._kind(), self._kernel_image_shape(layers),
+                                rng, gated=self.n_landmarks == "auto")
+
+    def _fit_plan(self, X, layers, width, rng):
+        """Plan the sketch of ``width`` columns (``n_components`` less the landmarks')."""
+        want_ntk = self._want_ntk()
         if self.method_ == "taylor":
-            check_resources(type(self).__name__, layers, self.image_shape_, self.n_components,
-                            self.n_components, 32 if self.degree == "auto" else self.degree,
-                            want_ntk, monte_carlo=None)
+            check_resources(type(self).__name__, layers, self.image_shape_, width, width,
+                            32 if self.degree == "auto" else self.degree, want_ntk,
+                            monte_carlo=None)
             self.degree_ = (self.degree if self.degree != "auto"
-                            else taylor_degree(X, layers, want_ntk, self.n_components,
-                                             rng=rng))
-            self.plan_ = plan_taylor(layers, X, want_ntk=want_ntk,
-                                     n_components=self.n_components, degree=self.degree_,
-                                     rng=rng)
-            return self
+                            else taylor_degree(X, layers, want_ntk, width, rng=rng))
+            self.plan_ = plan_taylor(layers, X, want_ntk=want_ntk, n_components=width,
+                                     degree=self.degree_, rng=rng)
+            return
         degree = getattr(self, "degree", "auto")  # NTKRandomFeatures has none
         degree = degree if degree != "auto" else HERMITE_DEGREE
         h, w, _ = self.image_shape_
         spatial = h * w > 1
         self.internal_components_ = self._internal_width(spatial)
         strategy = self._strategy()
-        check_resources(type(self).__name__, layers, self.image_shape_, self.n_components,
+        check_resources(type(self).__name__, layers, self.image_shape_, width,
                         self.internal_components_, degree, want_ntk,
                         monte_carlo=strategy != "hermite")
         self.plan_ = Planner(
             layers, X, self.image_shape_, want_ntk=want_ntk,
-            n_components=self.n_components, internal_components=self.internal_components_,
+            n_components=width, internal_components=self.internal_components_,
             degree=degree, rng=rng, leaf_cap=self._leaf_cap if spatial else None,
             strategy=strategy, adaptive_degree=getattr(self, "degree", "auto") == "auto",
             leverage=getattr(self, "leverage_sampling", False),
@@ -174,7 +200,6 @@ class NetworkFeatureMap(FeatureMapMixin):
         if hasattr(self, "degree"):  # "auto": each Hermite layer's own; report the largest
             self.degree_ = max((step.degree for step in self.plan_.steps
                                 if type(step) is HermiteStep), default=degree)
-        return self
 
     def _strategy(self):
         """The activation layers' strategy: the estimator's ``strategy``, else ``"hermite"``
@@ -211,7 +236,10 @@ class NetworkFeatureMap(FeatureMapMixin):
         return "taylor" if method == "taylor" or (method == "auto" and eligible) else "hermite"
 
     def _transform_batch(self, X):
-        return self.plan_.transform(X)
+        Z = self.plan_.transform(X)
+        # exact at any scale, as the plan is: K(c x, v) = c^p K(x, v) for homogeneous networks,
+        # whose landmarks were drawn at unit scale (skntk.kernels rescales rows itself)
+        return Z if self.landmarks_ is None else self.landmarks_.apply(X, Z)
 
     def _nonfinite_message(self, X):
         where = self.plan_.locate_nonfinite(X)
@@ -286,6 +314,11 @@ class NeuralKernelFeatures(NetworkFeatureMap):
         ``n_components`` for fully connected networks, ``max(128, n_components // 16)`` per
         pixel for image networks. Fully connected Hermite layers of activations with a
         continuous derivative (gelu, erf, ...) keep 3/4 as many tensor columns.
+    n_landmarks : int or "auto", default="auto"
+        Training inputs on whose feature span the kernel is kept exact, the sketch carrying
+        the rest (:mod:`skntk.landmarks`; still unbiased). ``"auto"``: 64 for fully connected
+        networks, ``1024 / (H W)`` for images (none from 32x32 on), kept only where they
+        take 20% of the centred trace off the sketch; ``0``: none.
     random_state : int, RandomState instance or None, default=None
     batch_size : int or "auto", default="auto"
         Inputs per batch of ``transform`` ("auto": about 128 MB of intermediates).
@@ -298,6 +331,9 @@ class NeuralKernelFeatures(NetworkFeatureMap):
 
     Attributes
     ----------
+    landmarks_ : LandmarkPart or None
+        The fitted exact part (:class:`skntk.landmarks.LandmarkPart`); None without
+        landmarks.
     plan_ : NetworkPlan
         The fitted steps (:class:`skntk.planning.NetworkPlan`): one per layer (Hermite
         method) or one fused :class:`~skntk.taylor_step.TaylorStep`.
@@ -334,11 +370,13 @@ class NeuralKernelFeatures(NetworkFeatureMap):
         "strategy": [StrOptions({"auto", "hermite", "monte_carlo"})],
         "internal_components": [Numbers(numbers.Integral, 2, None, closed="left"),
                                 StrOptions({"auto"})],
+        "n_landmarks": [N_LANDMARKS, StrOptions({"auto"})],
     }
 
     def __init__(self, layers, *, kernel="ntk", n_components=1024, image_shape=None,
                  degree="auto", method="auto", strategy="auto", internal_components="auto",
-                 random_state=None, batch_size="auto", n_jobs=None, verbose=0):
+                 n_landmarks="auto", random_state=None, batch_size="auto", n_jobs=None,
+                 verbose=0):
         self.layers = layers
         self.kernel = kernel
         self.n_components = n_components
@@ -347,6 +385,7 @@ class NeuralKernelFeatures(NetworkFeatureMap):
         self.method = method
         self.strategy = strategy
         self.internal_components = internal_components
+        self.n_landmarks = n_landmarks
         self.random_state = random_state
         self.batch_size = batch_size
         self.n_jobs = n_jobs

@@ -191,10 +191,16 @@ def test_features_in_the_input_namespace(backend, dispatch, case, dtype):
     assert check(est)
     Z = est.transform(Xte)  # several batches, the last one partial
     check_output(Z, backend, dtype, (test.shape[0], n_out))
-    assert_same(backend.to_host(Z), expected_test, dtype)
+    assert_same(backend.to_host(Z), expected_test, dtype, float64_tol=_LANDMARK_TOL)
     Z = make().fit_transform(Xtr)
     check_output(Z, backend, dtype, (train.shape[0], n_out))
-    assert_same(backend.to_host(Z), expected_train, dtype)
+    assert_same(backend.to_host(Z), expected_train, dtype, float64_tol=_LANDMARK_TOL)
+
+
+# The landmark part (n_landmarks) holds the exact kernel of a training row and itself, where
+# arc-cosine duals lose half the digits (theta = arccos(1 - eps) ~ sqrt(eps)): NumPy and the
+# other namespaces round the cosine differently, 5e-9 apart on ReLU.
+_LANDMARK_TOL = 1e-8
 
 
 # --------------------------------------------------------------------------------------------

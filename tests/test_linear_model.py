@@ -186,7 +186,9 @@ def test_float32_input_keeps_float32_features():
     Z = model.feature_map_.transform(X32)
     assert Z.dtype == np.float32
     ref = Ridge(alpha=0.01).fit(Z.astype(np.float64), y)
-    _close(model.coef_, ref.coef_, rtol=1e-5)
+    # the coefficients carry the Gram matrix's condition number times float32 rounding (the
+    # exact landmark columns make it about 1e3: 7e-5 observed); the predictions do not
+    _close(model.coef_, ref.coef_, rtol=3e-4)
     _close(model.predict(X32), ref.predict(Z.astype(np.float64)), rtol=1e-5)
 
 

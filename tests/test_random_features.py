@@ -160,10 +160,13 @@ def test_clone_pickle_and_reproducibility(small_data):
 def test_bad_configurations(small_data):
     with pytest.raises(ValueError, match="pointwise"):
         NTKRandomFeatures(16, activation="normalized_gaussian").fit(small_data)
-    # not homogeneous, homogeneous of degree 0 and of degree 2
-    for activation in ("erf", "sign", RectifiedMonomial(2)):
+    # not homogeneous, homogeneous of degree 0 (whose step has no NTK) and of degree 2
+    for activation, kernel in (("erf", "ntk"), ("sign", "nngp"), (RectifiedMonomial(2), "ntk")):
         with pytest.raises(ValueError, match="homogeneous of degree 1"):
-            NTKRandomFeatures(16, activation=activation, leverage_sampling=True).fit(small_data)
+            NTKRandomFeatures(16, activation=activation, kernel=kernel,
+                              leverage_sampling=True).fit(small_data)
+    with pytest.raises(ValueError, match="sign has no NTK"):
+        NTKRandomFeatures(16, activation="sign").fit(small_data)
     est = NTKRandomFeatures(16, random_state=0).fit(small_data)
     with pytest.raises(ValueError):
         est.transform(small_data[:, :3])

@@ -349,6 +349,17 @@ MUTATIONS: tuple[Mutation, ...] = (
              "ntk = self.window_mean(state.ntk)",
              "ntk = self.window_mean(state.ntk) - nngp / w2", _EXACT_IMAGE_TESTS,
              "the Conv NTK rule loses its + q'(new) term"),
+    Mutation("landmark-correction-dropped", "sketch", "skntk/landmarks.py",
+             "return xp.concat([E, Z - E @ C], axis=1)", "return xp.concat([E, Z], axis=1)",
+             ("tests/test_landmarks.py",),
+             "the sketch keeps its own estimate of the landmarks' span: that part counted twice"),
+    Mutation("landmark-weights-unwhitened", "sketch", "skntk/landmarks.py",
+             "weights = U / np.sqrt(lam[keep])", "weights = U / lam[keep]",
+             ("tests/test_landmarks.py",), "the exact part scaled by lam^-1 instead of lam^-1/2"),
+    Mutation("landmark-gate-inverted", "sketch", "skntk/landmarks.py",
+             "if residual_fraction(diagonal, E) > MAX_RESIDUAL_FRACTION:",
+             "if residual_fraction(diagonal, E) < MAX_RESIDUAL_FRACTION:",
+             ("tests/test_landmarks.py",), "'auto' keeps the landmarks where they do not pay"),
 )
 # fmt: on
 
