@@ -117,10 +117,12 @@ _PARAMS_DOC = """
     degree : int or "auto", default="auto"
         Polynomial degree ``p``: of the fitted polynomial of the whole kernel (Taylor method) or
         of each layer's truncated Hermite expansion (Hermite method). ``"auto"``: for the
-        Hermite method, per layer the lowest degree from 4 to 8 whose series captures the
-        activation at the layer's scale (:func:`skntk.planning.hermite_degree`; ``degree_``
-        is the largest); for the Taylor method the smallest of 8, 12, 16, 24, 32 whose
-        polynomial's centred error on a training subsample is at most
+        Hermite method, per layer the lowest degree from 4 to 8 (to 32, with half the tails,
+        with landmarks, whose lower noise would show the truncation's bias) whose series
+        captures the activation at the layer's scale
+        (:func:`skntk.planning.hermite_degree`; ``degree_`` is the largest); for the Taylor
+        method the smallest of 8, 12, 16, 24, 32 whose polynomial's centred error on a
+        training subsample is at most
         ``0.9 / sqrt(n_components)`` (data whose cosines sit near 1, like images, need more
         degrees near the NTK's cusp at ``rho = 1``; others keep 8).
     method : {"auto", "taylor", "hermite"}, default="auto"

@@ -366,6 +366,10 @@ class Planner:
     adaptive_degree : bool
         Each Hermite step takes the lowest degree up to ``degree`` whose series captures the
         activation at the layer's scale (:func:`hermite_degree`).
+    tail_tolerance : float, default=1.0
+        Factor on the tails :func:`hermite_degree` lets through; below 1 for sketches whose
+        noise is lower (the estimators take 0.5 with landmarks), so that the truncation's
+        bias stays below it.
 
     Examples
     --------
@@ -382,9 +386,10 @@ class Planner:
 
     def __init__(self, layers, X, image_shape, *, want_ntk, n_components, internal_components,
                  degree, rng, leaf_cap=None, strategy="hermite", leverage=False,
-                 adaptive_degree=False):
+                 adaptive_degree=False, tail_tolerance=1.0):
         self.layers = list(layers)
         self.adaptive_degree = bool(adaptive_degree)
+        self.tail_tolerance = float(tail_tolerance)
         self.strategy = strategy
         self.leverage = bool(leverage)
         self.image_shape = tuple(image_shape)
@@ -592,9 +597,10 @@ def hermite_degree(activation, planner):
     """Hermite degree of the current activation layer: the planner's ``degree``, or, with
     ``planner.adaptive_degree``, the lowest degree from 4 up to it whose folded tails
     (:func:`hermite_tails` at the layer's large variances) stay below 0.1% of ``E[act(u)^2]``
-    and 0.3% of ``E[act'(u)^2]``, so that their bias stays below the noise of a mean over
-    seeds: e.g. 5 for the normalized Gaussian, 7 for gelu at unit scale, 8 for erf, tanh and
-    ReLU.
+    and 0.3% of ``E[act'(u)^2]`` (times ``planner.tail_tolerance``), so that their bias stays
+    below the noise of a mean over seeds: e.g. 5 for the normalized Gaussian, 7 for gelu at
+    unit scale, 8 for erf, tanh and ReLU (up to 8); half those tails and up to 32, as with
+    landmarks: 32 for ReLU, 14 for erf and tanh.
 
     Examples
     --------
@@ -617,7 +623,8 @@ def hermite_degree(activation, planner):
     q = planner.large_variances[planner.activation_index]
     for p in range(min(_AUTO_MIN_DEGREE, top), top):
         value, derivative = hermite_tails(activation, q, p, planner.want_ntk)
-        if value <= _AUTO_VALUE_TAIL and derivative <= _AUTO_DERIVATIVE_TAIL:
+        tol = planner.tail_tolerance
+        if value <= tol * _AUTO_VALUE_TAIL and derivative <= tol * _AUTO_DERIVATIVE_TAIL:
             return p
     return top
 

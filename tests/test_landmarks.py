@@ -171,3 +171,15 @@ def test_landmarks_in_other_namespaces_and_dask():
     np.testing.assert_allclose(np.asarray(Z), expected, rtol=1e-8, atol=1e-8)
     lazy = est.transform(da.from_array(_HELD_OUT, chunks=(60, -1)))
     np.testing.assert_allclose(lazy.compute(), expected, rtol=1e-12, atol=1e-12)
+
+
+def test_landmarks_raise_the_hermite_degree_cap():
+    """With landmarks the sketch's noise no longer hides the truncation bias of ReLU's
+    Hermite series at degree 8: fully connected layers may go to 32, with half the tails
+    (ReLU takes 32)."""
+    kw = dict(depth=2, bias_std=0.5, random_state=0)
+    assert NNGPSketch(1024, **kw).fit(_TRAIN).degree_ == 32
+    assert NNGPSketch(1024, n_landmarks=0, **kw).fit(_TRAIN).degree_ == 8
+    assert NNGPSketch(1024, activation="gelu", **kw).fit(_TRAIN).degree_ < 8
+    # image networks keep 8
+    assert CNTKSketch(1024, random_state=0).fit(_IMAGES[:200]).degree_ == 8
