@@ -91,8 +91,10 @@ class FeatureMapMixin(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
     maps rows in bounded-memory batches (optionally in parallel threads) and returns exactly
     ``n_components`` columns in the input's float dtype.
 
-    Subclasses implement ``fit`` and ``_transform_batch(X)``; the latter works on any array
-    namespace (NumPy, CuPy, array-API) and on SciPy sparse rows.
+    Subclasses implement ``fit`` and ``_transform_batch(X, rows_data)``; the latter works on
+    any array namespace (NumPy, CuPy, array-API) and on SciPy sparse rows. ``rows_data`` is
+    the batch's rows of ``_whole_input_data(X)`` (None by default): per-row data better
+    computed for all rows in one call than batch by batch.
 
     **Array namespaces.** An array of another library than NumPy (CuPy, ``array_api_strict``,
     any array-API array) stays in its namespace: ``fit`` accepts it (planning copies only a
@@ -196,6 +198,7 @@ class FeatureMapMixin(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         verbose = self.verbose
         start = time.perf_counter()
 
+        whole = self._whole_input_data(X, threads)
         if numpy_out:
             out = _host_output((n, self.n_components), dtype)
         else:  # filled batch by batch on the input's device (no concatenation copy)
@@ -204,7 +207,7 @@ class FeatureMapMixin(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         def run(i, sl):
             rows = X[sl] if numpy_out else X[sl, ...]
             with one_fft_thread() if numpy_out else nullcontext():
-                Z = self._transform_batch(rows)
+                Z = self._transform_batch(rows, None if whole is None else whole[sl, ...])
             if not _all_finite(Z):
                 raise ValueError(self._nonfinite_message(rows))
             out[sl, ...] = Z  # write in place: no concatenation copy of the whole output
@@ -228,6 +231,10 @@ class FeatureMapMixin(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
                 delayed(run)(i, sl) for i, sl in enumerate(batches)
             )
         return out
+
+    def _whole_input_data(self, X, threads):
+        """Per-row data for every row of ``X`` at once (see ``_transform_batch``), or None."""
+        return None
 
     def _nonfinite_message(self, X):
         """Why a batch's features are not finite (subclasses name the layer)."""

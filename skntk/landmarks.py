@@ -21,7 +21,7 @@ carries the residual kernel ``K - k_V K_VV^+ k_V``, whose trace is a small part 
 
 import math
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import scipy.sparse as sp
@@ -80,28 +80,39 @@ class LandmarkPart:
     layers: tuple
     kind: str
     image_shape: tuple = None
+    _casts: dict = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def n_exact(self):
         """``r``: the number of exact columns, placed first in the features."""
         return self.weights.shape[1]
 
-    def exact_features(self, X):
+    def exact_features(self, X, n_jobs=1):
         """``e(X) = K(X, V) U lam^{-1/2}`` in float64, in ``X``'s namespace."""
         xp = get_namespace(X)
         X64 = X.astype(np.float64) if sp.issparse(X) else xp.astype(X, xp.float64)
         V = self.landmarks if sp.issparse(X) or isinstance(X, np.ndarray) else (
             device_constant(_dense(self.landmarks), X))
         K = kernel(X64, V, layers=list(self.layers), kind=self.kind,
-                   image_shape=self.image_shape, n_jobs=1)
+                   image_shape=self.image_shape, n_jobs=n_jobs)
         return K @ device_constant(self.weights, K)
 
-    def apply(self, X, Z):
-        """``[e(X), Z - e(X) C]`` for the sketch's features ``Z = z(X)``, in ``Z``'s dtype."""
+    def apply(self, X, Z, exact=None):
+        """``[e(X), Z - e(X) C]`` for the sketch's features ``Z = z(X)``, in ``Z``'s dtype;
+        ``exact``: ``e(X)`` if already computed."""
         xp = get_namespace(Z)
-        E = xp.astype(self.exact_features(X), Z.dtype)
-        C = device_constant(self.correction, Z, Z.dtype)
-        return xp.concat([E, Z - E @ C], axis=1)
+        E = xp.astype(self.exact_features(X) if exact is None else exact, Z.dtype)
+        return xp.concat([E, Z - E @ self._correction_as(Z)], axis=1)
+
+    def _correction_as(self, Z):
+        """``C`` in ``Z``'s dtype and namespace, cast once (a fresh float32 cast per batch
+        cost 0.5 ms)."""
+        if not isinstance(Z, np.ndarray):
+            return device_constant(self.correction, Z, Z.dtype)
+        cast = self._casts.get(Z.dtype)
+        if cast is None:
+            cast = self._casts.setdefault(Z.dtype, self.correction.astype(Z.dtype))
+        return cast
 
 
 def landmark_count(n_landmarks, n_components, n_train, pixels):

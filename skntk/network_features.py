@@ -249,11 +249,18 @@ class NetworkFeatureMap(FeatureMapMixin):
             )
         return "taylor" if method == "taylor" or (method == "auto" and eligible) else "hermite"
 
-    def _transform_batch(self, X):
+    def _whole_input_data(self, X, threads):
+        # the landmarks' exact features: one kernel call for all rows (per batch of a few
+        # dozen rows its fixed cost was 2.5 ms, 0.16 ms per row on 16-row batches)
+        if self.landmarks_ is None:
+            return None
+        return self.landmarks_.exact_features(X, n_jobs=threads)
+
+    def _transform_batch(self, X, exact=None):
         Z = self.plan_.transform(X)
         # exact at any scale, as the plan is: K(c x, v) = c^p K(x, v) for homogeneous networks,
         # whose landmarks were drawn at unit scale (skntk.kernels rescales rows itself)
-        return Z if self.landmarks_ is None else self.landmarks_.apply(X, Z)
+        return Z if self.landmarks_ is None else self.landmarks_.apply(X, Z, exact)
 
     def _nonfinite_message(self, X):
         where = self.plan_.locate_nonfinite(X)
