@@ -2,6 +2,8 @@
 
 import math
 import numbers
+import sys
+import time
 
 import numpy as np
 from sklearn.base import _fit_context
@@ -254,7 +256,13 @@ class NetworkFeatureMap(FeatureMapMixin):
         # dozen rows its fixed cost was 2.5 ms, 0.16 ms per row on 16-row batches)
         if self.landmarks_ is None:
             return None
-        return self.landmarks_.exact_features(X, n_jobs=threads)
+        start = time.perf_counter()
+        exact = self.landmarks_.exact_features(X, n_jobs=threads)
+        if self.verbose:
+            print(f"[{type(self).__name__}] exact kernel of {X.shape[0]} rows against "
+                  f"{self.landmarks_.landmarks.shape[0]} landmarks "
+                  f"({time.perf_counter() - start:.1f} s)", file=sys.stderr)
+        return exact
 
     def _transform_batch(self, X, exact=None):
         Z = self.plan_.transform(X)

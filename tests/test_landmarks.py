@@ -183,3 +183,11 @@ def test_landmarks_raise_the_hermite_degree_cap():
     assert NNGPSketch(1024, activation="gelu", **kw).fit(_TRAIN).degree_ < 8
     # image networks keep 8
     assert CNTKSketch(1024, random_state=0).fit(_IMAGES[:200]).degree_ == 8
+
+
+def test_verbose_reports_the_exact_kernel(capsys):
+    est = NTKSketch(512, n_landmarks=8, verbose=1, random_state=0).fit(_TRAIN)
+    est.transform(_HELD_OUT)
+    err = capsys.readouterr().err
+    assert f"exact kernel of {len(_HELD_OUT)} rows against 8 landmarks" in err
+    assert "batch 1/" in err
