@@ -577,11 +577,13 @@ ACCURACY_CASES = {
 
 @pytest.mark.parametrize("case", list(ACCURACY_CASES))
 def test_accuracy(case, accuracy_data, exact_kernels):
+    """The sketch itself (``n_landmarks=0``): its tolerances would not see a sketch bug under
+    the landmark part, which ``test_accuracy_with_landmarks`` scores."""
     cls, params, dataset, tol, tol_slow = ACCURACY_CASES[case]
     tol_raw, tol_centred = tol_slow if SLOW and tol_slow else tol
     X = accuracy_data[dataset]
     K = exact_kernels(cls, params, dataset)
-    est = cls(8192, random_state=0, **params).fit(X)
+    est = cls(8192, n_landmarks=0, random_state=0, **params).fit(X)
     assert est.method_ == ("taylor" if "taylor" in case else "hermite")
     raw, centred = errors(est.transform(X), K)
     assert raw <= tol_raw, raw
@@ -591,6 +593,38 @@ def test_accuracy(case, accuracy_data, exact_kernels):
     assert_beats_baselines(raw, centred, K, X)
 
 
+# The defaults on digits, with the exact landmark part (64 landmarks on 800 rows): raw / centred
+# tolerances about 1.5x the worst of seeds 0-3, measured
+# ntk-taylor .0035-.0037 / .0284-.0295, nngp-taylor .0004-.0005 / .0070-.0076,
+# ntk-hermite-relu-bias .0010 / .0377-.0388, ntk-gelu-bias .0001 / .0042-.0043,
+# ntk-erf-bias .0001-.0002 / .0045-.0050, ntk-tanh-bias .0001 / .0035-.0039,
+# ntk-sin-bias .0001 / .0030-.0033, nngp-erf-bias < .0001 / .0023-.0024 (the sketch alone:
+# the tolerances of ACCURACY_CASES, 3 to 25 times these)
+LANDMARK_TOLERANCES = {
+    "ntk-taylor-digits": (0.0055, 0.045),
+    "nngp-taylor-digits": (0.0008, 0.012),
+    "ntk-hermite-relu-bias-digits": (0.0016, 0.058),
+    "ntk-gelu-bias-digits": (0.0002, 0.0065),
+    "ntk-erf-bias-digits": (0.0003, 0.0075),
+    "ntk-tanh-bias-digits": (0.0002, 0.006),
+    "ntk-sin-bias-digits": (0.0002, 0.005),
+    "nngp-erf-bias-digits": (0.0001, 0.0036),
+}
+
+
+@pytest.mark.parametrize("case", list(LANDMARK_TOLERANCES))
+def test_accuracy_with_landmarks(case, accuracy_data, exact_kernels):
+    cls, params, dataset, _, _ = ACCURACY_CASES[case]
+    tol_raw, tol_centred = LANDMARK_TOLERANCES[case]
+    X = accuracy_data[dataset][:800]
+    K = exact_kernels(cls, params, dataset)[:800, :800]
+    est = cls(8192, random_state=0, **params).fit(X)
+    assert est.landmarks_ is not None and est.landmarks_.landmarks.shape[0] == 64
+    raw, centred = errors(est.transform(X), K)
+    assert raw <= tol_raw, raw
+    assert centred <= tol_centred, centred
+
+
 # The mean of Z Z^T over s seeds converges to E[Z Z^T]: if that is the kernel, the centred error
 # of the mean over 6 seeds is 1/sqrt(6) = 0.41 of the per-seed error; a bias keeps it higher.
 # The test requires <= 0.6, so it detects a centred bias above ~0.55 of the per-seed centred
@@ -598,7 +632,9 @@ def test_accuracy(case, accuracy_data, exact_kernels):
 # Observed ratio (mean of 6 / mean per seed) at 600 rows (benchmarks/unbiased_defaults.py):
 # NNGP Hermite ReLU with bias 0.42, NTK gelu with bias 0.44, NTK Taylor 0.47 (degree "auto",
 # 32 on digits; degree 8 gave 0.85), NTK Hermite ReLU with bias (Monte-Carlo step
-# derivative, 0.44; the truncated step series gave 0.74).
+# derivative, 0.44; the truncated step series gave 0.74). With the exact landmark part (the
+# default on digits) 0.41-0.42 for all four: its lower noise makes a bias easier to see, and
+# ReLU's Hermite series then needs degree 32 (0.76 for the NNGP at degree 8).
 CENTRED_BIAS_CASES = [
     pytest.param(NNGPSketch, dict(depth=2), id="nngp-taylor-relu"),
     pytest.param(NTKSketch, dict(activation="gelu", **_BIAS), id="ntk-hermite-gelu-bias"),
