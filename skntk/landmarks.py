@@ -165,11 +165,10 @@ def choose_landmarks(X, k, layers, kind, image_shape, rng, gated=False):
 
     Returns
     -------
-    landmarks : ndarray or sparse matrix of shape (k, n_features), float64
-    weights : ndarray of shape (k, r)
-        ``U lam^{-1/2}`` (see :class:`LandmarkPart`).
-
-    Or None, when the landmarks' kernel is degenerate or, gated, when they do not pay.
+    landmarks_and_weights : tuple or None
+        ``(landmarks, weights)``: the rows, shape (k, n_features), float64 (sparse if ``X``
+        is), and ``U lam^{-1/2}``, shape (k, r) (see :class:`LandmarkPart`). None when their
+        kernel is degenerate or, gated, when they do not pay.
     """
     probe = (_PROBE_ROWS if image_shape is None else _PROBE_IMAGES) if gated else 0
     rows = subsample_rows(X, k + probe, rng)
