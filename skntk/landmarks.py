@@ -97,11 +97,12 @@ class LandmarkPart:
                    image_shape=self.image_shape, n_jobs=n_jobs)
         return K @ device_constant(self.weights, K)
 
-    def apply(self, X, Z, exact=None):
-        """``[e(X), Z - e(X) C]`` for the sketch's features ``Z = z(X)``, in ``Z``'s dtype;
-        ``exact``: ``e(X)`` if already computed."""
+    def apply(self, Z, exact):
+        """``[e(X), Z - e(X) C]`` for the sketch's features ``Z = z(X)`` and ``exact = e(X)``
+        (:meth:`exact_features`, computed once for all rows of a ``transform``), in ``Z``'s
+        dtype."""
         xp = get_namespace(Z)
-        E = xp.astype(self.exact_features(X) if exact is None else exact, Z.dtype)
+        E = xp.astype(exact, Z.dtype)
         return xp.concat([E, Z - E @ self._correction_as(Z)], axis=1)
 
     def _correction_as(self, Z):

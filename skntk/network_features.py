@@ -160,8 +160,7 @@ class NetworkFeatureMap(FeatureMapMixin):
         landmarks = self._choose_landmarks(X, n_train, layers, rng)
         width = self.n_components - (0 if landmarks is None else landmarks[1].shape[1])
         h, w, _ = self.image_shape_
-        higher = landmarks is not None and h * w == 1
-        self._fit_plan(X, layers, width, rng, higher)
+        self._fit_plan(X, layers, width, rng, low_noise=landmarks is not None and h * w == 1)
         self.landmarks_ = None if landmarks is None else landmark_part(
             *landmarks, self.plan_.transform(landmarks[0]), layers, self._kind(),
             self._kernel_image_shape(layers))
@@ -264,11 +263,11 @@ class NetworkFeatureMap(FeatureMapMixin):
                   f"({time.perf_counter() - start:.1f} s)", file=sys.stderr)
         return exact
 
-    def _transform_batch(self, X, exact=None):
+    def _transform_batch(self, X, exact):
         Z = self.plan_.transform(X)
         # exact at any scale, as the plan is: K(c x, v) = c^p K(x, v) for homogeneous networks,
         # whose landmarks were drawn at unit scale (skntk.kernels rescales rows itself)
-        return Z if self.landmarks_ is None else self.landmarks_.apply(X, Z, exact)
+        return Z if self.landmarks_ is None else self.landmarks_.apply(Z, exact)
 
     def _nonfinite_message(self, X):
         where = self.plan_.locate_nonfinite(X)
